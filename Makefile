@@ -1,0 +1,54 @@
+# Two entry points (see README): `make run` and `make test`. Both work on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 7860
+HOST   ?= 127.0.0.1
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+export GRADIO_ANALYTICS_ENABLED := False
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: install run ingest test lint unit integration bench chromium clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch is pinned to 2.13.0 in pyproject.toml: pip takes the CPU build that lies on this disk.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+ingest: install
+	$(BIN)/qa ingest
+
+run: ingest
+	$(BIN)/qa serve --host $(HOST) --port $(PORT)
+
+# Debian's chromium drives the real-browser UI test (never `playwright install`).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+lint: install
+	$(BIN)/ruff check qa ui tests bench
+	$(BIN)/mypy qa ui
+
+test: install chromium lint
+	$(BIN)/pytest
+
+unit: install
+	$(BIN)/pytest -m unit
+
+integration: install chromium
+	$(BIN)/pytest -m integration
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .qa-data .pytest_cache .mypy_cache .ruff_cache tests/artifacts

@@ -1,0 +1,1 @@
+"""The answer chain: condense follow-up -> retrieve -> answer -> cite."""

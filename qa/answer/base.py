@@ -1,0 +1,42 @@
+"""The answerer seam: what turns a question and retrieved hits into cited text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from qa.types import Citation, Hit
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An answerer's result: text with [n] markers and its citations; no citations means refuse."""
+
+    text: str
+    citations: tuple[Citation, ...]
+    fallback: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def refused(self) -> bool:
+        """Return True when nothing supports an answer."""
+        return not self.citations
+
+
+class Answerer(Protocol):
+    """Writes a cited answer from retrieved passages."""
+
+    name: str
+
+    def answer(self, question: str, hits: Sequence[Hit]) -> Draft:
+        """Return the cited answer (or a refusal) for the question."""
+        ...
+
+    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Draft]:
+        """Yield answer text as it is produced, then the final Draft."""
+        ...
+
+    def health(self) -> str | None:
+        """Return None when usable, else a message saying what is wrong."""
+        ...

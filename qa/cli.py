@@ -1,0 +1,121 @@
+"""`qa ingest | ask | serve | eval`: a thin shell over the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from qa.config import Settings, apply_offline_environment, load_settings
+from qa.errors import QAError
+
+log = logging.getLogger("qa")
+
+
+def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from qa.ingest.pipeline import ingest
+    from qa.runtime import open_client, open_embedder, open_store
+    from qa.store import PassageStore
+
+    paths = [Path(p) for p in args.paths] or [settings.paths.seeds]
+    embedder = open_embedder(settings)
+    client = open_client(settings)
+    if args.rebuild:
+        PassageStore.drop(client, settings.store.collection)
+    store = open_store(settings, embedder, client, create=True)
+    report = ingest(paths, store, embedder, max_file_bytes=settings.limits.max_file_bytes, progress=not args.quiet)
+    for name, why in report.skipped:
+        print(f"skipped {name}: {why}", file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+def _load_history(path: str | None) -> list[Any]:
+    if not path:
+        return []
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise QAError(f"cannot read history file {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise QAError(f"history file {path} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    if not isinstance(data, list):
+        raise QAError(f"history file {path} must hold a JSON list of {{\"role\", \"content\"}} objects")
+    return data
+
+
+def format_answer(result: dict[str, Any]) -> str:
+    """Return an answer object as text for a terminal."""
+    lines = [result["answer"], ""]
+    if result["standalone_question"]:
+        lines.append(f"searched for: {result['standalone_question']}")
+    if result["citations"]:
+        lines.append("sources:")
+        for c in result["citations"]:
+            lines.append(f"  [{c['n']}] {c['source']} ¶{c['paragraph']} (support {c['support']:.2f}): “{c['quote']}”")
+    elif result["passages"]:
+        lines.append("closest passages:")
+        for p in result["passages"][:3]:
+            lines.append(f"  {p['source']} ¶{p['paragraph']}: {p['text'][:160]}…")
+    return "\n".join(lines)
+
+
+def _cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    from qa.runtime import build_runtime
+
+    history = _load_history(args.history)
+    runtime = build_runtime(settings)
+    answer = runtime.chain.ask(args.question, history, args.top_k)
+    result = answer.to_dict()
+    print(json.dumps(result, ensure_ascii=False, indent=2) if args.json else format_answer(result))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the `qa` command."""
+    parser = argparse.ArgumentParser(prog="qa", description="Answer questions from your documents, with checkable citations.")
+    parser.add_argument("--config", help="config file (default: ./config.yaml or $QA_CONFIG)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="embed documents into the store (default: seeds/)")
+    p.add_argument("paths", nargs="*", help="files or folders; the store will hold exactly these documents")
+    p.add_argument("--rebuild", action="store_true", help="drop the store first (after changing the model)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_ingest)
+
+    p = sub.add_parser("ask", help="answer one question")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the answer object as JSON")
+    p.add_argument("--history", help="JSON file: a list of {role: user|assistant, content} earlier turns")
+    p.add_argument("--top-k", type=int, default=None, help="passages to retrieve")
+    p.set_defaults(func=_cmd_ask)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code (2 for problems the user can fix)."""
+    apply_offline_environment()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "chromadb", "sentence_transformers", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        settings = load_settings(Path(args.config) if args.config else None)
+        return int(args.func(settings, args))
+    except QAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

