@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import pytest
+
+from qa.answer.extractive import answer_type_found, extract, rank_sentences, support
+from qa.ingest.split import passage_id, sentence_spans
+from qa.types import Citation, Hit, Passage
+
+
+def hit(text: str, sims: list[float], source: str = "a.txt", paragraph: int = 1) -> Hit:
+    p = Passage(passage_id(source, paragraph, text), source, paragraph, text, "", sentence_spans(text))
+    assert len(p.sentences) == len(sims)
+    return Hit(p, score=1.0, sentence_sims=tuple(sims))
+
+
+HITS = [
+    hit("The treaty was signed in Paris. Ministers met in 1951 to sign it.", [0.3, 0.6]),
+    hit("Bananas are yellow. They grow in warm places.", [0.05, 0.02], paragraph=2),
+]
+
+
+def test_answer_quotes_the_best_sentence_with_a_checkable_citation() -> None:
+    text, citations = extract("When did ministers meet to sign the treaty?", HITS, refuse_below=0.3, max_sentences=1, margin=0.0)
+    assert citations and citations[0].quote == "Ministers met in 1951 to sign it."
+    c = citations[0]
+    assert c.text[c.start : c.end] == c.quote
+    assert text == f"{c.quote} [1]"
+    assert 0.0 <= c.support <= 1.0
+
+
+def test_nothing_supported_means_refusal() -> None:
+    text, citations = extract("What is the capital of Australia?", HITS, refuse_below=0.4, max_sentences=2, margin=0.1)
+    assert (text, citations) == ("", ())
+
+
+def test_second_sentence_only_when_close_to_the_best() -> None:
+    _, one = extract("treaty signed ministers met", HITS, refuse_below=0.1, max_sentences=2, margin=0.0)
+    _, two = extract("treaty signed ministers met", HITS, refuse_below=0.1, max_sentences=2, margin=1.0)
+    assert len(one) == 1 and len(two) == 2
+    assert [c.n for c in two] == [1, 2]
+
+
+def test_no_hits_refuses() -> None:
+    assert extract("anything?", [], refuse_below=0.0, max_sentences=1, margin=0.0) == ("", ())
+
+
+@pytest.mark.parametrize(
+    "question, sentence, found",
+    [
+        pytest.param("How many members voted?", "Members voted for the proposal.", False, id="how-many-no-number"),
+        pytest.param("How many members voted?", "Thirty members voted.", True, id="how-many-number-word"),
+        pytest.param("When was it signed?", "It was signed in 1951.", True, id="when-year"),
+        pytest.param("When was it signed?", "It was signed by the ministers.", False, id="when-no-time"),
+        pytest.param("Who signed it?", "It was signed by Robert Schuman.", True, id="who-name"),
+        pytest.param("Who signed it?", "it was signed by the ministers.", False, id="who-no-name"),
+        pytest.param("What was signed?", "Nothing at all.", True, id="what-any"),
+    ],
+)
+def test_answer_type(question: str, sentence: str, found: bool) -> None:
+    assert answer_type_found(question, sentence) is found
+
+
+def test_support_is_bounded() -> None:
+    assert support(5.0, 1.0, 1.0) == 1.0
+    assert support(-1.0, 0.0, 0.0) == 0.0
+
+
+def test_ranking_prefers_sentences_sharing_question_terms() -> None:
+    ranked = rank_sentences("Where was the treaty signed?", HITS)
+    assert ranked[0].hit.passage.text.startswith("The treaty") and ranked[0].index == 0
+
+
+def test_citation_rejects_a_quote_that_is_not_in_the_text() -> None:
+    with pytest.raises(ValueError, match="quote does not match"):
+        Citation(1, "id", "a.txt", 1, "abc def", "xyz", 0, 3, 0.5)
