@@ -1,0 +1,64 @@
+"""A runtime over real Chroma with fakes where the model would be: for API and UI unit tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from qa.answer.base import Draft
+from qa.answer.extractive import cite, rank_sentences
+from qa.config import Settings
+from qa.ingest.pipeline import ingest
+from qa.runtime import Runtime, build_runtime, open_store
+from qa.testing import HashEmbedder
+from qa.types import Hit
+
+DOCS = {
+    "blinken.txt": (
+        "Antony Blinken is the U.S. Secretary of State. He spoke to reporters on Wednesday.\n"
+        "Wang Yi is the Chinese Foreign Minister. He called Blinken late on Wednesday.\n"
+    ),
+    "markup.md": "The page shows <script>alert('x')</script> and <b>bold</b> markup & more. Nothing here runs.\n",
+}
+
+
+class QuoteAnswerer:
+    """Quotes the best-ranked sentence; refuses when the question says 'unanswerable'."""
+
+    name = "quote-fake"
+
+    def __init__(self, problem: str | None = None) -> None:
+        self.problem = problem
+
+    def answer(self, question: str, hits: Sequence[Hit]) -> Draft:
+        """Return a one-sentence cited answer, or a refusal."""
+        ranked = rank_sentences(question, hits)
+        if "unanswerable" in question.lower() or not ranked:
+            return Draft(text="", citations=())
+        c = cite(1, ranked[0])
+        return Draft(text=f"{c.quote} [1]", citations=(c,))
+
+    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Draft]:
+        """Yield the answer in two pieces, then the Draft."""
+        draft = self.answer(question, hits)
+        if draft.citations:
+            half = len(draft.text) // 2
+            yield draft.text[:half]
+            yield draft.text[half:]
+        yield draft
+
+    def health(self) -> str | None:
+        """Return the configured problem, if any."""
+        return self.problem
+
+
+def fake_runtime(settings: Settings, client: Any, docs_dir: Path, answerer: Any | None = None) -> Runtime:
+    """Return a runtime over DOCS ingested into the given Chroma client with the hash embedder."""
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in DOCS.items():
+        (docs_dir / name).write_text(text, encoding="utf-8")
+    embedder = HashEmbedder()
+    store = open_store(settings, embedder, client, create=True)
+    ingest([docs_dir], store, embedder, max_file_bytes=settings.limits.max_file_bytes, progress=False)
+    return build_runtime(settings, embedder=embedder, client=client, answerer=answerer or QuoteAnswerer())
