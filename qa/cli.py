@@ -75,6 +75,28 @@ def _cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
+    from qa.evaluate.command import EvalOptions, evaluate, parse_floors
+    from qa.evaluate.report import format_table
+
+    questions = Path(args.questions)
+    failures = Path(args.failures) if args.failures else settings.paths.data_dir / "eval" / f"{questions.stem}.failures.jsonl"
+    opts = EvalOptions(
+        questions=questions,
+        corpus=Path(args.corpus) if args.corpus else None,
+        split=args.split,
+        limit=args.limit,
+        baseline=args.baseline,
+        plot=Path(args.plot) if args.plot else None,
+        failures=failures,
+        floors=parse_floors(args.min),
+        progress=not args.json,
+    )
+    result = evaluate(settings, opts)
+    print(json.dumps(result, indent=2) if args.json else format_table(result))
+    return 1 if result["below_floor"] else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the `qa` command."""
     parser = argparse.ArgumentParser(prog="qa", description="Answer questions from your documents, with checkable citations.")
@@ -94,6 +116,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", help="JSON file: a list of {role: user|assistant, content} earlier turns")
     p.add_argument("--top-k", type=int, default=None, help="passages to retrieve")
     p.set_defaults(func=_cmd_ask)
+
+    p = sub.add_parser("eval", help="measure retrieval, answers, citations and refusals on a question set")
+    p.add_argument("questions", help="JSONL questions (SQuAD-style with a corpus, or the seed format over the store)")
+    p.add_argument("--corpus", help="CORPUS.jsonl to ingest into its own cached collection (default: <name>.corpus.jsonl beside)")
+    p.add_argument("--split", choices=("dev", "holdout", "all"), default="dev", help="articles to ask about (default dev)")
+    p.add_argument("--limit", type=int, help="a fixed random sample (seed 0) of this many questions")
+    p.add_argument("--baseline", action="store_true", help="also run the LangChain quickstart on the same corpus and model")
+    p.add_argument("--plot", help="write a recall@k PNG here")
+    p.add_argument("--failures", help="per-question JSONL of failures (default: <data_dir>/eval/<name>.failures.jsonl)")
+    p.add_argument("--min", action="append", default=[], metavar="METRIC=VALUE", help="fail (exit 1) below this floor")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=_cmd_eval)
     return parser
 
 
@@ -107,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("httpx", "chromadb", "sentence_transformers", "urllib3"):
+    for noisy in ("httpx", "chromadb", "sentence_transformers", "urllib3", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         settings = load_settings(Path(args.config) if args.config else None)

@@ -16,7 +16,7 @@ from qa.errors import InputError
 from qa.ingest.load import load_documents
 from qa.ingest.split import split_document, with_sentences
 from qa.store import PassageStore
-from qa.types import Passage
+from qa.types import Document, Passage
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,25 @@ def ingest(
     """Make the store mirror the documents under ``paths``; return what changed."""
     started = time.perf_counter()
     loaded = load_documents(paths, max_file_bytes)
-    report = IngestReport(documents=len(loaded.documents), skipped=loaded.skipped)
+    report = ingest_documents(loaded.documents, store, embedder, batch_passages=batch_passages, progress=progress)
+    report.skipped = loaded.skipped
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def ingest_documents(
+    documents: list[Document],
+    store: PassageStore,
+    embedder: Embedder,
+    *,
+    batch_passages: int = 64,
+    progress: bool = True,
+) -> IngestReport:
+    """Make the store hold exactly the passages of ``documents``; return what changed."""
+    started = time.perf_counter()
+    report = IngestReport(documents=len(documents))
     passages: list[Passage] = []
-    for doc in loaded.documents:
+    for doc in documents:
         passages.extend(split_document(doc, sentences=False))
     if not passages:
         raise InputError("the documents hold no paragraphs of text to ingest")

@@ -1,0 +1,30 @@
+"""Integration fixtures: a real persistent Chroma store of the seed article, embedded with the real model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qa.config import Settings, load_settings
+from qa.ingest.pipeline import ingest
+from qa.runtime import Runtime, build_runtime, open_client, open_store
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def seed_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Return default settings with a session-wide persistent store folder."""
+    data = tmp_path_factory.mktemp("seed-store")
+    return load_settings(ROOT / "config.yaml", environ={"QA_PATHS__DATA_DIR": str(data)})
+
+
+@pytest.fixture(scope="session")
+def seed_runtime(seed_settings: Settings, real_embedder: Any) -> Runtime:
+    """Return a runtime over the seed article in a real persistent Chroma store."""
+    client = open_client(seed_settings)
+    store = open_store(seed_settings, real_embedder, client, create=True)
+    ingest([seed_settings.paths.seeds], store, real_embedder, max_file_bytes=seed_settings.limits.max_file_bytes, progress=False)
+    return build_runtime(seed_settings, embedder=real_embedder, client=client)
