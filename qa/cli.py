@@ -97,6 +97,13 @@ def _cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if result["below_floor"] else 0
 
 
+def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from qa.server import serve
+
+    serve(settings, host=args.host, port=args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the `qa` command."""
     parser = argparse.ArgumentParser(prog="qa", description="Answer questions from your documents, with checkable citations.")
@@ -128,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min", action="append", default=[], metavar="METRIC=VALUE", help="fail (exit 1) below this floor")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("serve", help="serve the web chat at / and the answer API at /api")
+    p.add_argument("--host", default=None, help="bind address (default: server.host, 127.0.0.1; others are reachable from other machines)")
+    p.add_argument("--port", type=int, default=None, help="port (default: server.port, 7860)")
+    p.set_defaults(func=_cmd_serve)
     return parser
 
 
