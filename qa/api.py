@@ -63,6 +63,13 @@ class HitOut(BaseModel):
     score: float = Field(description="Fused retrieval score (higher is better).")
 
 
+class UnsupportedOut(BaseModel):
+    sentence: str
+    support: float
+    reason: str
+    cited: list[int]
+
+
 class AskResponse(BaseModel):
     answer: str = Field(description="Answer text with inline `[n]` markers, or the refusal sentence.")
     refused: bool = Field(description="True when the documents do not hold the answer.")
@@ -71,6 +78,8 @@ class AskResponse(BaseModel):
     passages: list[HitOut] = Field(description="The retrieved passages, best first (closest passages on a refusal).")
     timings_ms: dict[str, float]
     fallback: str | None = Field(None, description="Present only when a configured generator failed and a fallback answered.")
+    removed: list[UnsupportedOut] | None = Field(None, description="Only when generated sentences failed verification: removed.")
+    flagged: list[UnsupportedOut] | None = Field(None, description="Only when generated sentences failed verification: kept, flagged.")
 
 
 class PassageOut(BaseModel):

@@ -1,0 +1,1 @@
+"""The Gradio web chat: a thin shell over the answer chain."""

@@ -1,0 +1,139 @@
+"""The Gradio chat: Blocks built from an answer chain that is handed in; formatting lives in ui.format."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import gradio as gr
+
+from qa.answer.chain import AnswerChain
+from qa.errors import QAError
+from qa.types import Answer
+from ui.format import EMPTY_PANEL, error_html, history_turns, message_html, panel_html, pending_html
+
+# Questions about the seed article, offered on an empty chat.
+EXAMPLES = [
+    "Who is the U.S. Secretary of State in the article?",
+    "What did Wang Yi tell Blinken?",
+    "Which demands did Blinken and Stoltenberg reject?",
+    "What did Zhang Jun say about the Winter Olympics?",
+]
+
+# A click on any [n] (in any answer, old or new) shows that answer's sources in the panel and
+# marks the card. Event delegation, because Gradio re-renders messages as they stream in.
+HEAD = """
+<script>
+(() => {
+  function openCitation(btn) {
+    const msg = btn.closest('.qa-msg');
+    const panel = document.querySelector('#qa-sources .qa-panel');
+    if (!msg || !panel) return;
+    const src = msg.querySelector('.qa-panel-src');
+    if (src) panel.innerHTML = src.innerHTML;
+    panel.querySelectorAll('.qa-card.qa-active').forEach((c) => c.classList.remove('qa-active'));
+    const key = Array.from(btn.classList).find((c) => c.startsWith('qa-n-'));
+    const card = key ? panel.querySelector('.qa-card-' + key.slice(5)) : null;
+    if (card) {
+      card.classList.add('qa-active');
+      card.scrollIntoView({block: 'nearest'});
+    }
+  }
+  document.addEventListener('click', (event) => {
+    const btn = event.target instanceof Element ? event.target.closest('.qa-cite') : null;
+    if (btn) {
+      event.preventDefault();
+      event.stopPropagation();
+      openCitation(btn);
+    }
+  }, true);
+})();
+</script>
+"""
+
+CSS = """
+#qa-sources .qa-panel { max-height: 78vh; overflow-y: auto; padding: 4px 8px; }
+.qa-panel-src { display: none !important; }
+.qa-panel-title { font-weight: 600; margin: 4px 0 8px; }
+.qa-panel-hint { opacity: 0.75; }
+.qa-cite { border: none; background: none; color: var(--color-accent); font-weight: 600; cursor: pointer; padding: 0 2px; font: inherit; }
+.qa-cite:hover, .qa-cite:focus-visible { text-decoration: underline; }
+.qa-open { font-weight: 500; }
+.qa-searched { font-size: 0.85em; opacity: 0.7; margin-top: 0.5em; }
+.qa-list-title { font-size: 0.75em; text-transform: uppercase; letter-spacing: 0.05em; opacity: 0.7; margin-top: 0.6em; }
+.qa-sources ol, .qa-closest ul { margin: 0.2em 0 0 1.2em; padding: 0; font-size: 0.9em; }
+.qa-snippet { opacity: 0.8; }
+.qa-refusal { font-style: italic; }
+.qa-pending { opacity: 0.85; }
+.qa-error-text { color: var(--error-text-color, #b91c1c); }
+.qa-fallback { font-size: 0.85em; opacity: 0.7; }
+.qa-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin: 8px 0; }
+.qa-card.qa-active { border-color: var(--color-accent); box-shadow: 0 0 0 2px var(--color-accent-soft); }
+.qa-card-head { font-size: 0.85em; display: flex; gap: 0.6em; flex-wrap: wrap; opacity: 0.9; }
+.qa-card-n { font-weight: 700; }
+.qa-passage { margin: 0.4em 0 0; line-height: 1.5; }
+mark.qa-quote { background: #fde68a; color: #1f2937; padding: 0 1px; border-radius: 2px; }
+"""
+
+# System fonts only: the default theme would have the browser fetch Google Fonts.
+THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+
+
+def make_respond(chain: AnswerChain) -> Callable[[str, list[Any]], Iterator[tuple[str, Any]]]:
+    """Return the chat function: stream the answer into the chat, then fill the sources panel."""
+
+    def respond(message: str, history: list[Any]) -> Iterator[tuple[str, Any]]:
+        turns = history_turns(history, chain.limits.max_history_turns)
+        partial = ""
+        try:
+            for item in chain.stream(message, turns):
+                if isinstance(item, Answer):
+                    yield message_html(item), panel_html(item)
+                else:
+                    partial += item
+                    yield pending_html(partial), gr.skip()
+        except QAError as exc:
+            yield error_html(str(exc)), gr.skip()
+
+    return respond
+
+
+def build_blocks(chain: AnswerChain, examples: Sequence[str] = EXAMPLES) -> gr.Blocks:
+    """Return the chat UI: the conversation on the left, the sources panel on the right."""
+    with gr.Blocks(title="qa: answers you can check", fill_height=True) as blocks:
+        gr.Markdown(
+            "### Ask the documents\n"
+            "Every answer quotes the sentences it rests on. Click a **[n]** to see the passage, "
+            "with the quoted sentence highlighted."
+        )
+        panel = gr.HTML(EMPTY_PANEL, elem_id="qa-sources", render=False)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(
+                    elem_id="qa-chat",
+                    label="Chat",
+                    height="70vh",
+                    latex_delimiters=[],
+                    sanitize_html=True,
+                    feedback_options=None,
+                    placeholder="Ask a question about the documents.",
+                )
+                gr.ChatInterface(
+                    make_respond(chain),
+                    chatbot=chatbot,
+                    textbox=gr.Textbox(placeholder="Ask a question…", submit_btn=True, stop_btn=True, scale=7),
+                    examples=list(examples),
+                    additional_outputs=[panel],
+                    api_name="chat",
+                    api_description="Answer a question; returns the answer message as HTML and the sources panel.",
+                    fill_height=True,
+                    concurrency_limit=4,
+                )
+            with gr.Column(scale=2):
+                panel.render()
+    return blocks
+
+
+def ui_assets() -> dict[str, Any]:
+    """Return the theme, CSS and head script to hand to gr.mount_gradio_app."""
+    return {"theme": THEME, "css": CSS, "head": HEAD}
