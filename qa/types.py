@@ -83,6 +83,20 @@ REFUSAL = "I could not find this in the documents."
 
 
 @dataclass(frozen=True)
+class Unsupported:
+    """A generated sentence that failed verification against the passages it cites."""
+
+    sentence: str
+    support: float
+    reason: str
+    cited: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the public JSON shape of a failed sentence."""
+        return {"sentence": self.sentence, "support": round(self.support, 4), "reason": self.reason, "cited": list(self.cited)}
+
+
+@dataclass(frozen=True)
 class Answer:
     """The full response: answer text with [n] markers, citations and retrieved passages."""
 
@@ -93,6 +107,8 @@ class Answer:
     passages: tuple[Hit, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
     fallback: str | None = None
+    removed: tuple[Unsupported, ...] = ()
+    flagged: tuple[Unsupported, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the public JSON object shared by `qa ask --json` and the answer API."""
@@ -106,4 +122,9 @@ class Answer:
         }
         if self.fallback is not None:
             d["fallback"] = self.fallback
+        # Only generative answers are verified; the keys appear only when a sentence failed.
+        if self.removed:
+            d["removed"] = [u.to_dict() for u in self.removed]
+        if self.flagged:
+            d["flagged"] = [u.to_dict() for u in self.flagged]
         return d

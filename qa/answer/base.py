@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from qa.types import Citation, Hit
+from qa.answer.condense import Turn
+from qa.types import Citation, Hit, Unsupported
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,8 @@ class Draft:
     citations: tuple[Citation, ...]
     fallback: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    removed: tuple[Unsupported, ...] = ()
+    flagged: tuple[Unsupported, ...] = ()
 
     @property
     def refused(self) -> bool:
@@ -39,4 +42,13 @@ class Answerer(Protocol):
 
     def health(self) -> str | None:
         """Return None when usable, else a message saying what is wrong."""
+        ...
+
+
+@runtime_checkable
+class Condenser(Protocol):
+    """An answerer that rewrites follow-up questions itself (e.g. with its language model)."""
+
+    def condense(self, question: str, history: Sequence[Turn]) -> str:
+        """Return a standalone version of the question given earlier turns."""
         ...

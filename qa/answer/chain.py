@@ -8,7 +8,7 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from qa.answer.base import Answerer, Draft
+from qa.answer.base import Answerer, Condenser, Draft
 from qa.answer.condense import Turn, condense
 from qa.config import LimitsSettings
 from qa.errors import InputError
@@ -82,7 +82,9 @@ class AnswerChain:
 
     def _condense(self, state: dict[str, Any]) -> dict[str, Any]:
         t = time.perf_counter()
-        state["standalone"] = condense(state["question"], state["history"])
+        # An answerer with a language model may rewrite follow-ups itself; the rule-based one is the default.
+        rewrite = self.answerer.condense if isinstance(self.answerer, Condenser) else condense
+        state["standalone"] = rewrite(state["question"], state["history"])
         _timed(state, "condense", t)
         return state
 
@@ -106,6 +108,8 @@ class AnswerChain:
             passages=tuple(state["hits"]),
             timings_ms=state["timings_ms"],
             fallback=draft.fallback,
+            removed=draft.removed,
+            flagged=draft.flagged,
         )
 
     def _answer(self, state: dict[str, Any]) -> Answer:

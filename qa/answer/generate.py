@@ -1,0 +1,147 @@
+"""Generative answers: a LangChain chat model writes, verification decides what the user sees.
+
+The model gets the numbered passages (``qa.answer.prompts``) and must cite ``[n]`` per
+sentence; ``qa.answer.verify`` keeps only the sentences their cited passages support.
+When nothing survives, or the provider fails, the extractive answer is given instead and
+the response says so (``fallback: "extractive"``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+
+from qa.answer.base import Answerer, Draft
+from qa.answer.condense import Turn
+from qa.answer.condense import condense as rule_condense
+from qa.answer.prompts import Message, answer_messages, condense_messages
+from qa.answer.verify import Verified, is_refusal, verify
+from qa.config import AnswerSettings
+from qa.errors import ProviderError
+from qa.types import Hit
+
+log = logging.getLogger(__name__)
+
+FALLBACK = "extractive"
+_CONDENSE_PREFIX = re.compile(r"^\s*(rewritten|standalone)?\s*question\s*:\s*", re.IGNORECASE)
+
+
+def _text_of(content: Any) -> str:
+    """Return the text of a message's content (a string, or a list of content blocks)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(b if isinstance(b, str) else str(b.get("text", "")) for b in content if isinstance(b, str | dict))
+    return ""
+
+
+class GenerativeAnswerer:
+    """Answers with a chat model; every sentence is verified against the passage it cites."""
+
+    def __init__(
+        self,
+        model: BaseChatModel,
+        settings: AnswerSettings,
+        fallback: Answerer,
+        *,
+        name: str = "generative",
+        probe: Callable[[], str | None] | None = None,
+        serialize: bool = False,
+    ) -> None:
+        self.model = model
+        self.settings = settings
+        self.fallback = fallback
+        self.name = name
+        self._probe = probe
+        # An in-process llama.cpp model is not thread-safe: one generation at a time.
+        self._lock: threading.Lock | None = threading.Lock() if serialize else None
+
+    def _guard(self) -> contextlib.AbstractContextManager[Any]:
+        return self._lock if self._lock is not None else contextlib.nullcontext()
+
+    def _tokens(self, messages: list[Message]) -> Iterator[str]:
+        """Yield the model's reply piece by piece; raise ProviderError when the provider fails."""
+        with self._guard():
+            try:
+                for chunk in self.model.stream(messages):
+                    text = _text_of(chunk.content)
+                    if text:
+                        yield text
+            except Exception as exc:  # any failure of the external model is a provider problem
+                raise ProviderError(f"the {self.name} provider failed: {exc.__class__.__name__}: {exc}") from exc
+
+    def condense(self, question: str, history: Sequence[Turn]) -> str:
+        """Return the follow-up rewritten by the model; the rule-based rewrite when that fails."""
+        if not history:
+            return question.strip()
+        try:
+            reply = "".join(self._tokens(condense_messages(question, history)))
+        except ProviderError as exc:
+            log.warning("condense with the model failed, using the rule-based rewrite: %s", exc)
+            return rule_condense(question, history)
+        lines = [line for line in reply.strip().splitlines() if line.strip()]
+        rewritten = _CONDENSE_PREFIX.sub("", lines[0]).strip().strip("\"'“”") if lines else ""
+        # A rewrite that is empty or rambles is worse than the rules.
+        if not rewritten or len(rewritten) > 3 * len(question) + 200:
+            return rule_condense(question, history)
+        return rewritten
+
+    def _fallback(self, question: str, hits: Sequence[Hit], verified: Verified | None, timings: dict[str, float]) -> Draft:
+        draft = self.fallback.answer(question, hits)
+        removed = (verified.removed + verified.flagged) if verified else ()
+        return Draft(draft.text, draft.citations, fallback=FALLBACK, timings_ms=timings, removed=removed)
+
+    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Draft]:
+        """Yield the model's tokens as they come, then the verified Draft."""
+        timings: dict[str, float] = {}
+        if not hits:
+            yield Draft("", (), timings_ms=timings)
+            return
+        started = time.perf_counter()
+        parts: list[str] = []
+        try:
+            for piece in self._tokens(answer_messages(question, hits)):
+                if not parts:
+                    timings["first_token"] = (time.perf_counter() - started) * 1000.0
+                parts.append(piece)
+                yield piece
+        except ProviderError as exc:
+            timings["generate"] = (time.perf_counter() - started) * 1000.0
+            log.warning("%s; answering extractively", exc)
+            yield self._fallback(question, hits, None, timings)
+            return
+        timings["generate"] = (time.perf_counter() - started) * 1000.0
+        reply = "".join(parts)
+
+        started = time.perf_counter()
+        if is_refusal(reply):
+            timings["verify"] = (time.perf_counter() - started) * 1000.0
+            yield Draft("", (), timings_ms=timings)
+            return
+        s = self.settings
+        verified = verify(reply, hits, threshold=s.verify_below, mode=s.verify)
+        timings["verify"] = (time.perf_counter() - started) * 1000.0
+        if not verified.kept_any:
+            yield self._fallback(question, hits, verified, timings)
+            return
+        yield Draft(verified.text, verified.citations, timings_ms=timings, removed=verified.removed, flagged=verified.flagged)
+
+    def answer(self, question: str, hits: Sequence[Hit]) -> Draft:
+        """Return the verified answer (or the extractive fallback) for the question."""
+        final: Draft | None = None
+        for item in self.stream(question, hits):
+            if isinstance(item, Draft):
+                final = item
+        assert final is not None, "stream always ends with a Draft"
+        return final
+
+    def health(self) -> str | None:
+        """Return None when the provider answers, else a message saying what is wrong."""
+        return self._probe() if self._probe is not None else None

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from qa.answer.condense import Turn
+from qa.answer.prompts import CONDENSE_TURN_CHARS, CONDENSE_TURNS, answer_messages, condense_messages, format_history, render
+from qa.types import REFUSAL, Hit, Passage
+
+GOLDEN = Path(__file__).parent / "golden"
+HITS = [
+    Hit(Passage("p1", "seed.txt", 1, "Secretary of State Antony Blinken\nspoke on Wednesday.", sentences=((0, 54),)), 1.0),
+    Hit(Passage("p2", "seed.txt", 4, "Blinken told reporters there are positive things.", heading="US RESPONSE"), 0.5),
+]
+HISTORY = [
+    Turn("user", "Who is the U.S. Secretary of State in the article?"),
+    Turn("assistant", "Secretary of State Antony Blinken spoke on Wednesday. [1]"),
+]
+
+
+def _check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), f"{name} changed; rerun with UPDATE_GOLDEN=1 if that was meant"
+
+
+@pytest.mark.parametrize(
+    "name, messages",
+    [
+        pytest.param("answer_prompt.txt", answer_messages("  Who spoke on Wednesday? ", HITS), id="answer"),
+        pytest.param("condense_prompt.txt", condense_messages("What is his job title?", HISTORY), id="condense"),
+    ],
+)
+def test_prompt_matches_golden_file(name: str, messages: list[tuple[str, str]]) -> None:
+    _check_golden(name, render(messages))
+
+
+def test_answer_prompt_numbers_passages_in_hit_order_and_states_the_rules() -> None:
+    system, human = answer_messages("Who spoke?", HITS)
+    assert system[0] == "system" and human[0] == "human"
+    assert REFUSAL in system[1]
+    assert "only" in system[1] and "[2]" in system[1]
+    assert human[1].index("[1] Secretary of State") < human[1].index("[2] (US RESPONSE) Blinken told")
+
+
+def test_history_is_bounded_and_drops_citation_markers() -> None:
+    long_history = [Turn("user" if i % 2 == 0 else "assistant", f"turn {i} [3] " + "x" * 2000) for i in range(20)]
+    lines = format_history(long_history).splitlines()
+    assert len(lines) == CONDENSE_TURNS
+    assert lines[0].startswith("User: turn 14 x")
+    assert all(len(line) <= CONDENSE_TURN_CHARS + len("Assistant: ") for line in lines)
+    assert "[3]" not in format_history(long_history)
