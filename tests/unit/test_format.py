@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+
+from qa.types import REFUSAL, Answer, Citation, Hit, Passage
+from ui.format import (
+    EMPTY_PANEL,
+    answer_html,
+    answer_text,
+    error_html,
+    highlighted_passage,
+    history_turns,
+    message_html,
+    panel_html,
+    pending_html,
+)
+
+HOSTILE = 'Intro. <script>alert("x")</script> and <img src=x onerror=alert(1)> & "quotes". Tail.'
+
+
+def _citation(n: int = 1, text: str = "First sentence. Second sentence here.", quote: str = "Second sentence here.") -> Citation:
+    start = text.index(quote)
+    return Citation(n, f"pid{n}", "doc.txt", 3, text, quote, start, start + len(quote), 0.8123)
+
+
+def _answer(citations: tuple[Citation, ...], passages: tuple[Hit, ...] = (), refused: bool = False) -> Answer:
+    text = REFUSAL if refused else " ".join(f"{c.quote} [{c.n}]" for c in citations)
+    return Answer(text, refused, "standalone <q>?", citations, passages)
+
+
+def _hit(text: str, paragraph: int = 2) -> Hit:
+    return Hit(Passage(f"p{paragraph}", "other.md", paragraph, text), 1.0)
+
+
+class _Tags(HTMLParser):
+    """Collects every tag and attribute name of a fragment."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+        self.attrs: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        self.attrs.update(name for name, _ in attrs)
+
+
+def _tags(html: str) -> _Tags:
+    parser = _Tags()
+    parser.feed(html)
+    return parser
+
+
+OUR_TAGS = {"div", "span", "button", "article", "header", "p", "mark", "ol", "ul", "li", "br", "b"}
+
+
+@pytest.mark.parametrize(
+    "render",
+    [
+        pytest.param(lambda: message_html(_answer((_citation(text=HOSTILE, quote="Tail."),))), id="cited-message"),
+        pytest.param(lambda: panel_html(_answer((_citation(text=HOSTILE, quote="Tail."),))), id="panel"),
+        pytest.param(lambda: message_html(_answer((), (_hit(HOSTILE),), refused=True)), id="refusal-closest"),
+        pytest.param(lambda: pending_html(HOSTILE), id="streaming"),
+        pytest.param(lambda: error_html(HOSTILE), id="error"),
+        pytest.param(lambda: highlighted_passage(HOSTILE, 0, 6), id="passage"),
+    ],
+)
+def test_document_text_is_rendered_as_text(render: Any) -> None:
+    html = render()
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    found = _tags(html)
+    assert found.tags <= OUR_TAGS, "no tag from the document survives"
+    assert found.attrs <= {"class", "type", "title", "aria-label"}, "no on* handler or src from the document survives"
+
+
+def test_quote_is_highlighted_exactly() -> None:
+    html = highlighted_passage("Before. The quote. After.", 8, 18)
+    assert html == '<p class="qa-passage">Before. <mark class="qa-quote">The quote.</mark> After.</p>'
+
+
+def test_line_breaks_stay_on_one_html_line() -> None:
+    message = message_html(_answer((_citation(text="Line one.\n\nLine two.", quote="Line two."),)))
+    assert "\n" not in message and "Line one.<br><br>" in message
+
+
+def test_markers_of_known_citations_become_buttons_and_others_stay_text() -> None:
+    html = answer_html("A [1] and B [2] and C [9].", (_citation(1), _citation(2)))
+    assert re.findall(r'class="qa-cite qa-n-(\d+)"', html) == ["1", "2"]
+    assert html.endswith("C [9].")
+
+
+def test_marker_hover_names_source_paragraph_and_quote() -> None:
+    html = answer_html("X [1]", (_citation(1),))
+    assert 'title="doc.txt ¶3: Second sentence here."' in html
+
+
+def test_answer_lists_only_cited_sources_with_query_and_hidden_panel() -> None:
+    c = _citation(1)
+    answer = _answer((c,), passages=(_hit("uncited passage text"),))
+    html = message_html(answer)
+    assert "searched for: standalone &lt;q&gt;?" in html
+    visible = html.split('<div class="qa-panel-src">')[0]
+    assert "doc.txt" in visible and "support 0.81" in visible
+    assert "uncited passage text" not in html, "retrieved but uncited passages are not listed"
+    assert html.count('class="qa-card qa-card-1"') == 1
+    assert '<mark class="qa-quote">Second sentence here.</mark>' in html
+
+
+def test_refusal_offers_closest_passages_not_sources() -> None:
+    hits = tuple(_hit(f"passage {i}", paragraph=i) for i in range(1, 6))
+    html = message_html(_answer((), hits, refused=True))
+    assert "qa-refused" in html and REFUSAL in html
+    assert "closest passages (not sources)" in html and "sources</div>" not in html
+    assert html.count("qa-open") == 3, "three closest passages are offered"
+    assert "<mark" not in html, "nothing is highlighted as if it supported an answer"
+    panel = panel_html(_answer((), hits, refused=True))
+    assert "Closest passages" in panel and "not sources" in panel
+
+
+def test_panel_before_first_answer_is_a_hint() -> None:
+    assert panel_html(None) == EMPTY_PANEL
+
+
+@pytest.mark.parametrize(
+    "message, expected",
+    [
+        pytest.param(message_html(_answer((_citation(1),))), "Second sentence here. [1]", id="answer-with-marker"),
+        pytest.param(message_html(_answer((_citation(1, text="A &lt; b. Fin.", quote="A &lt; b."),))), "A &lt; b. [1]", id="escaped-text"),
+        pytest.param(message_html(_answer((_citation(1, text="x\ny.", quote="x\ny."),))), "x\ny. [1]", id="line-break"),
+        pytest.param(message_html(_answer((), refused=True)), REFUSAL, id="refusal"),
+        pytest.param(pending_html("half an ans"), "half an ans", id="interrupted-stream"),
+        pytest.param(error_html("question is empty"), None, id="error-holds-no-answer"),
+        pytest.param("plain text from elsewhere", None, id="foreign"),
+    ],
+)
+def test_answer_text_recovers_the_plain_answer(message: str, expected: str | None) -> None:
+    assert answer_text(message) == expected
+
+
+def test_history_turns_from_gradio_messages() -> None:
+    messages = [
+        {"role": "user", "content": [{"type": "text", "text": "Who is <b>X</b>?"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": message_html(_answer((_citation(1),)))}]},
+        {"role": "user", "content": "   "},
+        {"role": "assistant", "content": error_html("question is empty")},
+        {"role": "user", "content": "And Y?"},
+        {"role": "assistant", "content": [{"type": "file", "file": {"path": "x.png"}}]},
+    ]
+    assert history_turns(messages, 40) == [
+        {"role": "user", "content": "Who is <b>X</b>?"},
+        {"role": "assistant", "content": "Second sentence here. [1]"},
+        {"role": "user", "content": "   "},
+        {"role": "user", "content": "And Y?"},
+    ]
+    assert history_turns(messages, 2) == history_turns(messages, 40)[-2:]
+    assert history_turns(messages, 0) == []

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qa.config import Settings
+from qa.runtime import Runtime
+from tests.fake_runtime import fake_runtime
+from ui.format import EMPTY_PANEL, answer_text
+
+gr = pytest.importorskip("gradio")
+
+from ui.app import build_blocks, make_respond  # noqa: E402
+
+
+@pytest.fixture
+def runtime(settings: Settings, ephemeral_client: Any, tmp_path: Path) -> Runtime:
+    return fake_runtime(settings, ephemeral_client, tmp_path / "docs")
+
+
+def test_answer_streams_in_then_fills_the_panel(runtime: Runtime) -> None:
+    outputs = list(make_respond(runtime.chain)("Who is the U.S. Secretary of State?", []))
+    assert len(outputs) == 3
+    for message, panel in outputs[:-1]:
+        assert "qa-pending" in message and "qa-cite" not in message
+        assert isinstance(panel, type(gr.skip()))
+    message, panel = outputs[-1]
+    assert answer_text(message) == "Antony Blinken is the U.S. Secretary of State. [1]"
+    assert 'class="qa-cite qa-n-1"' in message and "searched for: Who is the U.S. Secretary of State?" in message
+    assert '<mark class="qa-quote">Antony Blinken is the U.S. Secretary of State.</mark>' in panel
+
+
+def test_follow_up_uses_the_chat_history(runtime: Runtime) -> None:
+    respond = make_respond(runtime.chain)
+    first, _ = list(respond("Who is Wang Yi?", []))[-1]
+    history = [{"role": "user", "content": "Who is Wang Yi?"}, {"role": "assistant", "content": first}]
+    message, _ = list(respond("Whom did he call?", history))[-1]
+    searched = message.split("searched for: ")[1].split("</div>")[0]
+    assert searched != "Whom did he call?"
+    assert searched == runtime.chain.ask("Whom did he call?", [history[0], {"role": "assistant", "content": answer_text(first) or ""}]).standalone_question
+
+
+def test_refusal_shows_closest_passages(runtime: Runtime) -> None:
+    message, panel = list(make_respond(runtime.chain)("unanswerable: who is Blinken?", []))[-1]
+    assert "qa-refused" in message and "closest passages" in message
+    assert "Closest passages" in panel
+
+
+@pytest.mark.parametrize("question, says", [("   ", "question is empty"), ("x" * 2001, "the limit is 2000")])
+def test_rejected_question_is_shown_in_the_chat(runtime: Runtime, question: str, says: str) -> None:
+    outputs = list(make_respond(runtime.chain)(question, []))
+    assert len(outputs) == 1
+    message, panel = outputs[0]
+    assert "qa-error" in message and says in message
+    assert isinstance(panel, type(gr.skip()))
+
+
+def test_blocks_offer_examples_and_a_chat_endpoint(runtime: Runtime) -> None:
+    blocks = build_blocks(runtime.chain, examples=["What is it?"])
+    assert "chat" in {fn.api_name for fn in blocks.fns.values()}
+    config = blocks.get_config_file()
+    chatbots = [c for c in config["components"] if c["type"] == "chatbot"]
+    assert chatbots[0]["props"]["examples"] == [{"text": "What is it?"}]
+    html = [c for c in config["components"] if c["type"] == "html"]
+    assert html[0]["props"]["value"] == EMPTY_PANEL
