@@ -60,4 +60,8 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
         log_config=None,  # keep the CLI's logging setup
         access_log=False,
     )
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    except KeyboardInterrupt:
+        # uvicorn re-raises the signal it caught once shut down; Ctrl-C is a normal way to stop.
+        log.info("stopped")
