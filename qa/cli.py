@@ -65,9 +65,13 @@ def format_answer(result: dict[str, Any]) -> str:
 
 
 def _cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    from qa.answer.chain import validate_history, validate_question
     from qa.runtime import build_runtime
 
+    # Fail fast on bad input, before loading the model.
+    validate_question(args.question, settings.limits)
     history = _load_history(args.history)
+    validate_history(history, settings.limits)
     runtime = build_runtime(settings)
     answer = runtime.chain.ask(args.question, history, args.top_k)
     result = answer.to_dict()

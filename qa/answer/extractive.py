@@ -1,42 +1,36 @@
 """The offline default answerer: quote the retrieved sentences that best answer the question. Pure.
 
-Each sentence of the retrieved passages gets a support score in [0, 1]:
-``0.5 * cosine(question, sentence) + 0.3 * term coverage of the sentence + 0.2 * term coverage
-of its passage``. The answer quotes the best sentence (and a second one that scores
-almost as well), each followed by its [n]; when the best support is under the
-calibrated threshold the answer is a refusal.
+Every sentence of the retrieved passages is described by a few features (see
+``FEATURES``) and scored by a logistic model: its ``support`` in [0, 1] estimates the
+probability that the sentence holds the answer. The weights were fitted on the dev
+split of SQuAD v1.1 + v2.0 (``bench/fit_support.py`` refits them). The answer quotes
+the best sentence (and a second one that scores almost as well), each followed by its
+[n]; when the best support is under the calibrated threshold, the answer is a refusal.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa.terms import coverage, terms
+from qa.terms import terms
 from qa.types import Citation, Hit
 
-SIM_WEIGHT, SENTENCE_WEIGHT, PASSAGE_WEIGHT = 0.5, 0.3, 0.2
-# A sentence without the kind of thing the question asks for ("how many" -> a number)
-# cannot answer it, however many words it shares with the question.
-TYPE_PENALTY = 0.7
-# Prefer, between near-equal sentences, the one from the better-ranked passage.
-RANK_BONUS = 0.02
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A sentence of a retrieved passage with its support."""
-
-    hit: Hit
-    index: int
-    support: float
-    score: float
-
-    @property
-    def span(self) -> tuple[int, int]:
-        """Return the (start, end) of the sentence in the passage text."""
-        return self.hit.passage.sentences[self.index]
+FEATURES = (
+    "bias",
+    "similarity",  # cosine(question, sentence)
+    "sentence_coverage",  # idf-weighted share of question terms in the sentence
+    "passage_coverage",  # idf-weighted share of question terms in the passage (and its heading)
+    "answer_type",  # 1 when the sentence holds the kind of thing asked for (number, time, name)
+    "rank",  # 1 / (1 + retrieval rank of the passage)
+    "best_similarity",  # best cosine over all retrieved sentences: how relevant is anything at all
+    "missing_terms",  # idf-weighted share of question terms found in none of the retrieved passages
+    "novelty",  # share of the sentence's terms that are not in the question
+)
+# Fitted by bench/fit_support.py on the dev split (see README, "Answers and refusals").
+WEIGHTS = (-6.0, 4.0, 3.0, 2.0, 1.0, 1.0, 1.0, -3.0, 1.0)
 
 
 _NUMBER_Q = re.compile(
@@ -72,28 +66,80 @@ def answer_type_found(question: str, sentence: str) -> bool:
     return True
 
 
-def support(similarity: float, sentence_cov: float, passage_cov: float) -> float:
-    """Return the support score in [0, 1] of a sentence for a question."""
-    sim = min(1.0, max(0.0, similarity))
-    return max(0.0, min(1.0, SIM_WEIGHT * sim + SENTENCE_WEIGHT * sentence_cov + PASSAGE_WEIGHT * passage_cov))
+def weighted_coverage(weights: dict[str, float], text_terms: set[str]) -> float:
+    """Return the idf-weighted share of question terms present in the text (1.0 without terms)."""
+    total = sum(weights.values())
+    if total <= 0:
+        return 1.0
+    return sum(w for t, w in weights.items() if t in text_terms) / total
 
 
-def rank_sentences(question: str, hits: Sequence[Hit]) -> list[Candidate]:
-    """Return every sentence of the hits as a candidate, best first."""
-    q_terms = set(terms(question))
-    out: list[Candidate] = []
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a retrieved passage with its features and support."""
+
+    hit: Hit
+    index: int
+    rank: int
+    features: tuple[float, ...]
+    support: float
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """Return the (start, end) of the sentence in the passage text."""
+        return self.hit.passage.sentences[self.index]
+
+
+def _logistic(features: Sequence[float], weights: Sequence[float]) -> float:
+    z = sum(f * w for f, w in zip(features, weights, strict=True))
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def _question_weights(question: str, hits: Sequence[Hit]) -> dict[str, float]:
+    for h in hits:
+        if h.term_weights:
+            return dict(h.term_weights)
+    return dict.fromkeys(terms(question), 1.0)
+
+
+def sentence_features(question: str, hits: Sequence[Hit]) -> list[tuple[Hit, int, int, tuple[float, ...]]]:
+    """Return (hit, sentence index, rank, features) for every sentence of the hits."""
+    weights = _question_weights(question, hits)
+    q_terms = set(weights)
+    passage_terms = [set(terms(h.passage.heading + " " + h.passage.text)) for h in hits]
+    missing = 1.0 - weighted_coverage(weights, set().union(*passage_terms)) if hits else 1.0
+    best = max((s for h in hits for s in h.sentence_sims), default=0.0)
+    rows = []
     for rank, hit in enumerate(hits):
         p = hit.passage
-        passage_terms = set(terms(p.heading + " " + p.text))
-        p_cov = coverage(q_terms, passage_terms)
+        p_cov = weighted_coverage(weights, passage_terms[rank])
         for k, (s, e) in enumerate(p.sentences):
-            sim = hit.sentence_sims[k] if k < len(hit.sentence_sims) else 0.0
             sentence = p.text[s:e]
-            sup = support(sim, coverage(q_terms, set(terms(sentence))), p_cov)
-            if not answer_type_found(question, sentence):
-                sup *= TYPE_PENALTY
-            out.append(Candidate(hit, k, sup, sup + RANK_BONUS * (len(hits) - rank) / max(1, len(hits))))
-    out.sort(key=lambda c: -c.score)
+            s_terms = set(terms(sentence))
+            novelty = len(s_terms - q_terms) / len(s_terms) if s_terms else 0.0
+            sim = hit.sentence_sims[k] if k < len(hit.sentence_sims) else 0.0
+            features = (
+                1.0,
+                sim,
+                weighted_coverage(weights, s_terms),
+                p_cov,
+                1.0 if answer_type_found(question, sentence) else 0.0,
+                1.0 / (1 + rank),
+                best,
+                missing,
+                novelty,
+            )
+            rows.append((hit, k, rank, features))
+    return rows
+
+
+def rank_sentences(question: str, hits: Sequence[Hit], weights: Sequence[float] = WEIGHTS) -> list[Candidate]:
+    """Return every sentence of the hits as a candidate, best first."""
+    out = [
+        Candidate(hit, k, rank, f, _logistic(f, weights))
+        for hit, k, rank, f in sentence_features(question, hits)
+    ]
+    out.sort(key=lambda c: (-c.support, c.rank, c.index))
     return out
 
 
@@ -123,12 +169,12 @@ def extract(
         return "", ()
     chosen = [ranked[0]]
     for c in ranked[1:]:
-        if len(chosen) >= max_sentences or c.score < ranked[0].score - margin:
+        if len(chosen) >= max_sentences or c.support < ranked[0].support - margin:
             break
         if c.support >= refuse_below:
             chosen.append(c)
-    # Quote in document order when the sentences share a passage, so the answer reads naturally.
-    chosen.sort(key=lambda c: (hits.index(c.hit), c.index))
+    # Quote in retrieval and document order, so sentences of one passage read naturally.
+    chosen.sort(key=lambda c: (c.rank, c.index))
     citations = tuple(cite(n, c) for n, c in enumerate(chosen, start=1))
     text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
     return text, citations

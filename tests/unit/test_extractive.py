@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer.extractive import answer_type_found, extract, rank_sentences, support
+from qa.answer.extractive import FEATURES, WEIGHTS, answer_type_found, extract, rank_sentences, weighted_coverage
 from qa.ingest.split import passage_id, sentence_spans
 from qa.types import Citation, Hit, Passage
 
@@ -60,9 +60,23 @@ def test_answer_type(question: str, sentence: str, found: bool) -> None:
     assert answer_type_found(question, sentence) is found
 
 
-def test_support_is_bounded() -> None:
-    assert support(5.0, 1.0, 1.0) == 1.0
-    assert support(-1.0, 0.0, 0.0) == 0.0
+def test_support_is_a_probability_for_every_sentence() -> None:
+    assert len(WEIGHTS) == len(FEATURES)
+    for c in rank_sentences("Where was the treaty signed?", HITS):
+        assert 0.0 <= c.support <= 1.0
+        assert len(c.features) == len(FEATURES)
+
+
+@pytest.mark.parametrize(
+    "weights, present, expected",
+    [
+        pytest.param({"rare": 3.0, "common": 1.0}, {"rare"}, 0.75, id="rare-term-counts-more"),
+        pytest.param({"rare": 3.0, "common": 1.0}, {"common"}, 0.25, id="common-term-counts-less"),
+        pytest.param({}, set(), 1.0, id="no-terms"),
+    ],
+)
+def test_weighted_coverage(weights: dict[str, float], present: set[str], expected: float) -> None:
+    assert weighted_coverage(weights, present) == expected
 
 
 def test_ranking_prefers_sentences_sharing_question_terms() -> None:
