@@ -39,6 +39,8 @@ class Hit:
     dense: float = 0.0
     keyword: float = 0.0
     sentence_sims: tuple[float, ...] = ()
+    # Inverse document frequency of each question term in the corpus (shared by the hits of one query).
+    term_weights: tuple[tuple[str, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the public JSON shape of a retrieved passage."""

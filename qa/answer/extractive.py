@@ -109,7 +109,7 @@ def sentence_features(question: str, hits: Sequence[Hit]) -> list[tuple[Hit, int
     passage_terms = [set(terms(h.passage.heading + " " + h.passage.text)) for h in hits]
     missing = 1.0 - weighted_coverage(weights, set().union(*passage_terms)) if hits else 1.0
     best = max((s for h in hits for s in h.sentence_sims), default=0.0)
-    rows = []
+    rows: list[tuple[Hit, int, int, tuple[float, ...]]] = []
     for rank, hit in enumerate(hits):
         p = hit.passage
         p_cov = weighted_coverage(weights, passage_terms[rank])
