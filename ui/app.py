@@ -121,7 +121,7 @@ def build_blocks(chain: AnswerChain, examples: Sequence[str] = EXAMPLES) -> gr.B
                 gr.ChatInterface(
                     make_respond(chain),
                     chatbot=chatbot,
-                    textbox=gr.Textbox(placeholder="Ask a question…", submit_btn=True, stop_btn=True, scale=7),
+                    textbox=gr.Textbox(placeholder="Ask a question…", submit_btn=True, stop_btn=True, scale=7, elem_id="qa-input"),
                     examples=list(examples),
                     additional_outputs=[panel],
                     api_name="chat",
