@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import logging
+import threading
 
 from fastapi import FastAPI
 
@@ -42,7 +44,11 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
 
     host = host or settings.server.host
     port = port or settings.server.port
+    # Importing Gradio takes seconds; do it while the model and store load.
+    ui_import = threading.Thread(target=importlib.import_module, args=("ui.app",), name="import-ui", daemon=True)
+    ui_import.start()
     runtime = build_runtime(settings)
+    ui_import.join()
     app = create_server_app(runtime, host=host, port=port)
     if not is_loopback(host):
         log.warning(
