@@ -67,6 +67,7 @@ CSS = """
 .qa-pending { opacity: 0.85; }
 .qa-error-text { color: var(--error-text-color, #b91c1c); }
 .qa-fallback { font-size: 0.85em; opacity: 0.7; }
+.qa-flagged { font-size: 0.85em; color: var(--error-text-color, #b45309); }
 .qa-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin: 8px 0; }
 .qa-card.qa-active { border-color: var(--color-accent); box-shadow: 0 0 0 2px var(--color-accent-soft); }
 .qa-card-head { font-size: 0.85em; display: flex; gap: 0.6em; flex-wrap: wrap; opacity: 0.9; }

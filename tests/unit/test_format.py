@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from qa.types import REFUSAL, Answer, Citation, Hit, Passage
+from qa.types import REFUSAL, Answer, Citation, Hit, Passage, Unsupported
 from ui.format import (
     EMPTY_PANEL,
     answer_html,
@@ -158,3 +158,13 @@ def test_history_turns_from_gradio_messages() -> None:
     ]
     assert history_turns(messages, 2) == history_turns(messages, 40)[-2:]
     assert history_turns(messages, 0) == []
+
+
+def test_unverified_generated_sentences_are_called_out() -> None:
+    c = _citation(1)
+    flagged = Unsupported("The moon is <b>cheese</b>.", 0.1, "low support", (1,))
+    answer = Answer("X [1]", False, "q", (c,), flagged=(flagged,), removed=(flagged, flagged))
+    html = message_html(answer)
+    assert "not supported by the documents: “The moon is &lt;b&gt;cheese&lt;/b&gt;.”" in html
+    assert "2 generated sentences removed" in html
+    assert "qa-flagged" not in message_html(_answer((c,)))
