@@ -19,7 +19,7 @@ $(BIN)/python:
 # torch is pinned to 2.13.0 in pyproject.toml: pip takes the CPU build that lies on this disk.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,llm]'
 	touch $@
 
 install: $(VENV)/.installed

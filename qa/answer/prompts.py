@@ -15,20 +15,23 @@ from qa.types import REFUSAL, Hit
 
 Message = tuple[str, str]
 
-ANSWER_SYSTEM = f"""You answer questions using only the numbered passages below the question.
-Rules:
-- Use only facts written in the passages. Never add facts from your own knowledge.
-- Copy names, titles and numbers exactly as the passages write them.
-- End every sentence with the number of the passage it comes from, like this: Paris is the capital of France [2].
-- Answer in one to three short sentences.
-- If the passages do not answer the question, reply with exactly this sentence: {REFUSAL}"""
+ANSWER_SYSTEM = f"""Answer the question using only the passages. After each sentence, write the number of the \
+passage it comes from in square brackets, for example [1]. Copy names and numbers exactly as the passages write them. \
+If the passages do not contain the answer, say: {REFUSAL}"""
 
-ANSWER_USER = """Question: {question}
-
-Passages:
+ANSWER_USER = """Passages:
 {passages}
 
-Answer the question "{question}" from the passages, citing each sentence with its passage number in square brackets."""
+Question: {question}"""
+
+# One worked example: small models copy its shape (one sentence, ending with its [n]) far more
+# reliably than they follow a list of rules. Verification still checks every sentence.
+EXAMPLE_USER = ANSWER_USER.format(
+    passages="[1] The Eiffel Tower stands in Paris. It was finished in 1889 for the World's Fair.\n\n"
+    "[2] Berlin is the capital of Germany.",
+    question="When was the Eiffel Tower finished?",
+)
+EXAMPLE_ANSWER = "The Eiffel Tower was finished in 1889 [1]."
 
 CONDENSE_SYSTEM = """You rewrite the last question of a conversation so that it can be understood on its own.
 Replace pronouns and vague references with the names they refer to in the conversation.
@@ -61,6 +64,8 @@ def answer_messages(question: str, hits: Sequence[Hit]) -> list[Message]:
     """Return the messages asking for a cited answer to the question from the hits."""
     return [
         ("system", ANSWER_SYSTEM),
+        ("human", EXAMPLE_USER),
+        ("ai", EXAMPLE_ANSWER),
         ("human", ANSWER_USER.format(question=question.strip(), passages=format_passages(hits))),
     ]
 

@@ -8,10 +8,12 @@ endpoint through ``ChatOpenAI``; ``llamacpp``: a local GGUF file through ``ChatL
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, files
 from pathlib import Path
-from typing import Any
+
+from langchain_core.language_models import BaseChatModel
 
 from qa.answer.base import Answerer, Draft
 from qa.answer.extractive import extract
@@ -85,7 +87,7 @@ def _openai_probe(settings: AnswerSettings, api_key: str) -> Callable[[], str | 
     return probe
 
 
-def chat_model(settings: AnswerSettings, api_key: str | None = None) -> tuple[Any, Callable[[], str | None] | None, bool]:
+def chat_model(settings: AnswerSettings, api_key: str | None = None) -> tuple[BaseChatModel, Callable[[], str | None] | None, bool]:
     """Return (LangChain chat model, health probe, whether calls must be serialized) for ``answer.provider``."""
     if settings.provider == "openai":
         try:
@@ -93,7 +95,7 @@ def chat_model(settings: AnswerSettings, api_key: str | None = None) -> tuple[An
         except ImportError as exc:
             raise ConfigError(f"answer.provider 'openai' needs langchain-openai: {LLM_EXTRA}") from exc
         key = api_key or NO_KEY
-        model = ChatOpenAI(
+        model: BaseChatModel = ChatOpenAI(
             model=settings.model,
             base_url=settings.base_url,
             api_key=key,  # type: ignore[arg-type]
@@ -105,7 +107,10 @@ def chat_model(settings: AnswerSettings, api_key: str | None = None) -> tuple[An
         return model, _openai_probe(settings, key), False
     if settings.provider == "llamacpp":
         try:
-            from langchain_community.chat_models import ChatLlamaCpp
+            with warnings.catch_warnings():
+                # langchain-community announces its sunset on import; ChatLlamaCpp has no other home yet.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                from langchain_community.chat_models import ChatLlamaCpp
         except ImportError as exc:
             raise ConfigError(f"answer.provider 'llamacpp' needs langchain-community and llama-cpp-python: {LLM_EXTRA}") from exc
         path = settings.model_path or sample_model_path()

@@ -36,6 +36,7 @@ _LEADING_MARKERS = re.compile(r"^(?:\s*" + _MARKER.pattern + r")+", re.IGNORECAS
 _TOKEN = re.compile(r"[^\W\d_][\w’'.-]*|\d[\d,.]*", re.UNICODE)
 _POSSESSIVE = re.compile(r"[’']s?$")
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
+_FINISHED = re.compile(r"[.!?…:;”\"'’)\]]\s*$")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
 _NUMBER_WORDS = {
     "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
@@ -259,8 +260,12 @@ def verify(
     """Return the generated answer with unsupported sentences removed (or flagged) and checkable citations."""
     hits = [_with_sentences(h) for h in hits]
     checks = []
-    for claim in split_claims(text):
+    claims = split_claims(text)
+    for i, claim in enumerate(claims):
         check = check_claim(claim, hits)
+        # A reply cut off by the token limit ends mid-sentence: whatever it was going to say is unknown.
+        if i == len(claims) - 1 and not _FINISHED.search(claim.raw) and not check.reason:
+            check = replace(check, support=0.0, reason="unfinished sentence")
         if not check.reason and check.support < threshold:
             check = replace(check, reason="the cited passage does not support it")
         checks.append(check)

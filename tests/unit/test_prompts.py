@@ -39,11 +39,12 @@ def test_prompt_matches_golden_file(name: str, messages: list[tuple[str, str]]) 
 
 
 def test_answer_prompt_numbers_passages_in_hit_order_and_states_the_rules() -> None:
-    system, human = answer_messages("Who spoke?", HITS)
-    assert system[0] == "system" and human[0] == "human"
-    assert REFUSAL in system[1]
-    assert "only" in system[1] and "[2]" in system[1]
-    assert human[1].index("[1] Secretary of State") < human[1].index("[2] (US RESPONSE) Blinken told")
+    messages = answer_messages("Who spoke?", HITS)
+    assert [role for role, _ in messages] == ["system", "human", "ai", "human"]
+    system, human = messages[0][1], messages[-1][1]
+    assert REFUSAL in system and "only the passages" in system and "[1]" in system
+    assert human.index("[1] Secretary of State") < human.index("[2] (US RESPONSE) Blinken told")
+    assert human.endswith("Question: Who spoke?")
 
 
 def test_history_is_bounded_and_drops_citation_markers() -> None:

@@ -111,6 +111,7 @@ def test_is_refusal(text: str, expected: bool) -> None:
         pytest.param("Russian forces of 100,000 were mobilized near Ukrainian borders [3].", False, "“100,000”", id="fabricated-number"),
         pytest.param("Blinken told reporters there are very positive things in this document [5].", False, "", id="wrong-passage"),
         pytest.param("The Winter Olympics are in Beijing [1].", False, "", id="true-but-not-in-cited-passage"),
+        pytest.param("Wang’s statement [3] echoed Russian justifications for", False, "unfinished", id="cut-off-by-token-limit"),
     ],
 )
 def test_verify_one_sentence(hits: list[Hit], reply: str, kept: bool, reason: str) -> None:
