@@ -11,6 +11,7 @@ from qa.answer.chain import AnswerChain
 from qa.answer.providers import make_answerer
 from qa.config import Settings, apply_offline_environment
 from qa.embed import Embedder
+from qa.errors import ProviderError
 from qa.retrieve import HybridRetriever
 from qa.store import PassageStore, make_client
 
@@ -41,6 +42,13 @@ def open_store(settings: Settings, embedder: Embedder, client: Any | None = None
         embedder.dim,
         create=create,
     )
+
+
+def check_answerer(answerer: Answerer) -> None:
+    """Raise ProviderError with the answerer's own message when its provider cannot be used (for start-up)."""
+    problem = answerer.health()
+    if problem:
+        raise ProviderError(problem)
 
 
 @dataclass

@@ -18,8 +18,9 @@ from qa.answer.condense import condense as rule_condense
 from qa.answer.generate import GenerativeAnswerer
 from qa.answer.providers import ExtractiveAnswerer, make_answerer
 from qa.config import AnswerSettings, LimitsSettings
-from qa.errors import ConfigError
+from qa.errors import ConfigError, ProviderError
 from qa.ingest.split import split_document
+from qa.runtime import check_answerer
 from qa.types import Document, Hit
 
 SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_ff359896b2990186.txt"
@@ -246,3 +247,18 @@ def test_make_answerer_openai_builds_without_connecting() -> None:
     assert gen.name == "openai"
     assert gen.model.max_tokens == 64  # type: ignore[attr-defined]
     assert gen.model.temperature == 0.0  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "problem",
+    [pytest.param(None, id="healthy"), pytest.param("cannot reach the openai provider at http://127.0.0.1:9/v1", id="unreachable")],
+)
+def test_check_answerer_turns_an_unhealthy_provider_into_one_clear_error(problem: str | None) -> None:
+    s = AnswerSettings()
+    gen = GenerativeAnswerer(scripted(), s, ExtractiveAnswerer(s), name="fake", probe=lambda: problem)
+    assert gen.health() == problem
+    if problem is None:
+        check_answerer(gen)
+    else:
+        with pytest.raises(ProviderError, match="^cannot reach the openai provider"):
+            check_answerer(gen)
