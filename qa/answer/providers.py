@@ -126,8 +126,10 @@ def chat_model(settings: AnswerSettings, api_key: str | None = None) -> tuple[Ba
                 n_batch=512,
                 rope_freq_base=0.0,
                 max_tokens=settings.max_tokens,
+                # Greedy decoding: no sampling, and no repeat penalty pushing the model off the passages' own words.
                 temperature=0.0,
                 top_k=1,
+                repeat_penalty=1.0,
                 seed=0,
                 verbose=False,
             )

@@ -44,9 +44,10 @@ _NUMBER_WORDS = {
     "hundred": "100", "thousand": "1000", "million": "1000000", "billion": "1000000000",
 }
 _REFUSAL = re.compile(
-    r"\b(i|we)\s+(could not|couldn't|cannot|can't|can not|am unable to|do not|don't)\b"
-    r"|\b(passages?|documents?|context|texts?|sources?|information)\b[^.]*\b(not|no|nothing|neither)\b"
-    r"|\bno (information|answer|mention)\b|\bnot (found|mentioned|stated|given|provided) in\b",
+    r"\b(i|we)\s+(could not|couldn't|cannot|can't|can not|am unable to|do not|don't)\s+(find|answer|know|tell|determine|say)\b"
+    r"|\b(passages?|documents?|context|texts?|sources?)\s+(do|does|did)\s*(not|n't)\s+"
+    r"(say|mention|contain|provide|include|state|specify|answer|give|tell)\b"
+    r"|\bno (information|answer|mention)\b|\bnot (found|mentioned|stated|given|provided) in the\b",
     re.IGNORECASE,
 )
 # Capitalised only because they open a sentence: not names.

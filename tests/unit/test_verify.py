@@ -87,6 +87,8 @@ def test_missing_entities(claim: str, source: str, expected: list[str]) -> None:
         pytest.param("The passages do not say who won.", True, id="passages-do-not-say"),
         pytest.param("I cannot answer this from the passages [1].", True, id="cited-refusal"),
         pytest.param("Russia does not provide troops [3].", False, id="negative-claim-is-not-refusal"),
+        pytest.param("The document was not signed by Russia [1].", False, id="negative-claim-about-a-document"),
+        pytest.param("The passages don't mention the winner.", True, id="contraction"),
         pytest.param("Blinken spoke [1]. I could not find more.", False, id="answer-plus-caveat"),
         pytest.param("", False, id="empty"),
     ],
