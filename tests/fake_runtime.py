@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from qa.answer.base import Draft
-from qa.answer.extractive import cite, rank_sentences
 from qa.config import Settings
 from qa.ingest.pipeline import ingest
 from qa.runtime import Runtime, build_runtime, open_store
 from qa.testing import HashEmbedder
-from qa.types import Hit
+from qa.types import Citation, Hit
 
 DOCS = {
     "blinken.txt": (
@@ -23,8 +23,11 @@ DOCS = {
 }
 
 
+_WORD = re.compile(r"\w+")
+
+
 class QuoteAnswerer:
-    """Quotes the best-ranked sentence; refuses when the question says 'unanswerable'."""
+    """Quotes the sentence sharing most words with the question; refuses when the question says 'unanswerable'."""
 
     name = "quote-fake"
 
@@ -32,11 +35,17 @@ class QuoteAnswerer:
         self.problem = problem
 
     def answer(self, question: str, hits: Sequence[Hit]) -> Draft:
-        """Return a one-sentence cited answer, or a refusal."""
-        ranked = rank_sentences(question, hits)
-        if "unanswerable" in question.lower() or not ranked:
+        """Return a one-sentence cited answer (the sentence sharing most words with the question), or a refusal."""
+        if "unanswerable" in question.lower() or not hits:
             return Draft(text="", citations=())
-        c = cite(1, ranked[0])
+        words = set(_WORD.findall(question.lower()))
+        shared, hit, (start, end) = max(
+            ((len(words & set(_WORD.findall(h.passage.text[s:e].lower()))), h, (s, e)) for h in hits for s, e in h.passage.sentences),
+            key=lambda t: t[0],
+        )
+        p = hit.passage
+        support = min(1.0, shared / max(1, len(words)))
+        c = Citation(1, p.passage_id, p.source, p.paragraph, p.text, p.text[start:end], start, end, support)
         return Draft(text=f"{c.quote} [1]", citations=(c,))
 
     def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Draft]:
