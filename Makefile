@@ -11,7 +11,9 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run ingest test lint unit integration bench chromium clean
+.PHONY: install run ingest test lint unit integration bench eval-guard chromium clean
+
+EVAL ?= ../shared/eval
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +51,11 @@ integration: install chromium
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# Regression guard (CI): fails when quality falls below floors set a little under what we reach.
+eval-guard: ingest
+	$(BIN)/qa eval $(EVAL)/seed_dev.jsonl $(SEED_FLOORS)
+	$(BIN)/qa eval $(EVAL)/squad11_dev.questions.jsonl --limit 200 $(SQUAD_FLOORS)
 
 clean:
 	rm -rf $(VENV) .qa-data .pytest_cache .mypy_cache .ruff_cache tests/artifacts

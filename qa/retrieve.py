@@ -168,7 +168,7 @@ class HybridRetriever:
                 Hit(
                     passage=index.passages[index.by_id[pid]],
                     score=float(fused[i]),
-                    dense=float(pool.sentence[i]),
+                    dense=float(pool.dense[i]),
                     keyword=float(pool.keyword[i]),
                     sentence_sims=pool.sentence_sims[pid],
                     term_weights=weights,

@@ -37,9 +37,23 @@ def tokenize(texts: list[str], *, stem: bool = True) -> list[list[str]]:
     return [[_stem(t) for t in toks] for toks in out] if stem else out  # type: ignore[union-attr]
 
 
+_CAPITALISED_RUN = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:of\s+|the\s+|for\s+|and\s+)?[A-Z][a-z]+)+")
+
+
+def acronyms(text: str) -> list[str]:
+    """Return the lower-cased initials of capitalised word runs and their sub-runs: "United Nations" -> "un"."""
+    out: set[str] = set()
+    for m in _CAPITALISED_RUN.finditer(text):
+        initials = "".join(w[0] for w in m.group(0).split() if w[0].isupper()).lower()
+        for i in range(len(initials)):
+            for j in range(i + 2, min(len(initials), i + 5) + 1):
+                out.add(initials[i:j])
+    return sorted(out)
+
+
 def terms(text: str) -> list[str]:
-    """Return the stemmed content tokens of one text."""
-    return tokenize([text])[0]
+    """Return the stemmed content tokens of one text, with the acronyms of its capitalised names."""
+    return tokenize([text])[0] + acronyms(text)
 
 
 def coverage(question_terms: set[str], text_terms: set[str]) -> float:

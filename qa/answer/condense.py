@@ -18,7 +18,7 @@ PERSON_PRONOUNS = {"he", "she", "him", "his", "her", "hers", "himself", "herself
 THING_PRONOUNS = {"it", "its", "they", "them", "their", "theirs"}
 POSSESSIVES = {"his", "its", "their", "hers", "theirs"}
 _PRONOUN = re.compile(r"\b(" + "|".join(sorted(PERSON_PRONOUNS | THING_PRONOUNS)) + r")\b", re.IGNORECASE)
-_CAP_RUN = re.compile(r"[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*")
+_CAP_RUN = re.compile(r"(?<![\w-])[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*")
 _CITATION_MARK = re.compile(r"\s*\[\d+\]")
 _WORD = re.compile(r"\w+")
 _NOT_ENTITY = {
@@ -66,12 +66,25 @@ def content_words(text: str) -> set[str]:
     return {w.lower() for w in _WORD.findall(text) if w.lower() not in _STOP and len(w) > 1}
 
 
+def _unasked_part(name: str, asked: set[str]) -> str:
+    """Return the name without a leading part the question already named ("United Nations Zhang Jun" after "UN")."""
+    words = name.split()
+    for i in range(len(words) - 1, 0, -1):
+        prefix = words[:i]
+        initials = "".join(w[0] for w in prefix).lower()
+        if initials in asked or all(w.lower() in asked for w in prefix):
+            return " ".join(words[i:])
+    return name
+
+
 def _answer_referent(question: str, answer: str) -> str | None:
     asked = content_words(question)
     anchors = [m.start() for m in _WORD.finditer(answer) if m.group(0).lower() in asked]
-    candidates = [
-        (off, name) for off, name in entities(answer) if not (content_words(name) & asked)
-    ]
+    candidates = []
+    for off, name in entities(answer):
+        rest = _unasked_part(name, asked)
+        if not (content_words(rest) & asked):
+            candidates.append((off + len(name) - len(rest), rest))
     if not candidates:
         return None
     if not anchors:

@@ -1,11 +1,12 @@
 """The offline default answerer: quote the retrieved sentences that best answer the question. Pure.
 
-Every sentence of the retrieved passages is described by a few features (see
-``FEATURES``) and scored by a logistic model: its ``support`` in [0, 1] estimates the
-probability that the sentence holds the answer. The weights were fitted on the dev
-split of SQuAD v1.1 + v2.0 (``bench/fit_support.py`` refits them). The answer quotes
-the best sentence (and a second one that scores almost as well), each followed by its
-[n]; when the best support is under the calibrated threshold, the answer is a refusal.
+Every sentence of the retrieved passages is described by interpretable features
+(``SENTENCE_FEATURES``) and scored in two stages, both fitted on the dev split of SQuAD
+v1.1 + v2.0 by ``bench/fit_support.py``: a linear selection score ranks the sentences,
+and a logistic calibration turns a sentence's score into its ``support`` in [0, 1], the
+estimated probability that it holds the answer. The answer quotes the best sentence
+(and a second one whose support is almost as high), each followed by its [n]; when the
+best support is under ``answer.refuse_below``, the answer is a refusal.
 """
 
 from __future__ import annotations
@@ -18,20 +19,20 @@ from dataclasses import dataclass
 from qa.terms import terms
 from qa.types import Citation, Hit
 
-FEATURES = (
-    "bias",
+SENTENCE_FEATURES = (
     "similarity",  # cosine(question, sentence)
     "sentence_coverage",  # idf-weighted share of question terms in the sentence
     "passage_coverage",  # idf-weighted share of question terms in the passage (and its heading)
     "answer_type",  # 1 when the sentence holds the kind of thing asked for (number, time, name)
     "rank",  # 1 / (1 + retrieval rank of the passage)
-    "best_similarity",  # best cosine over all retrieved sentences: how relevant is anything at all
-    "missing_terms",  # idf-weighted share of question terms found in none of the retrieved passages
     "novelty",  # share of the sentence's terms that are not in the question
 )
-# Fitted by bench/fit_support.py on the dev split (see README, "Answers and refusals").
-WEIGHTS = (-6.0, 4.0, 3.0, 2.0, 1.0, 1.0, 1.0, -3.0, 1.0)
-
+# Stage 1, which sentence answers best: a linear score over SENTENCE_FEATURES, its weights
+# searched to maximise how often the top sentence holds the answer (bench/fit_support.py).
+SELECTION_WEIGHTS = (3.105, 3.000, 1.905, 0.717, 0.507, -0.226)
+# Stage 2, how likely that sentence holds the answer: logistic over (1, selection score,
+# best similarity among all retrieved sentences), fitted on the dev split.
+CALIBRATION = (-4.256, 0.485, 2.104)
 
 _NUMBER_Q = re.compile(
     r"^\s*(how\s+(many|much|long|old|far|large|big|tall|high|often|fast|deep|wide|heavy)|what\s+(percentage|number|amount))\b",
@@ -51,6 +52,7 @@ _HAS_TIME = re.compile(
     r"before|after|spring|summer|autumn|fall|winter)\b",
     re.IGNORECASE,
 )
+_NAME = re.compile(r"(?<![.!?“\"]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
 _CAPITALISED = re.compile(r"(?<![.!?“\"]\s)(?<!^)\b[A-Z][a-z]+")
 
 
@@ -82,6 +84,7 @@ class Candidate:
     index: int
     rank: int
     features: tuple[float, ...]
+    score: float
     support: float
 
     @property
@@ -90,8 +93,13 @@ class Candidate:
         return self.hit.passage.sentences[self.index]
 
 
-def _logistic(features: Sequence[float], weights: Sequence[float]) -> float:
-    z = sum(f * w for f, w in zip(features, weights, strict=True))
+def _dot(features: Sequence[float], weights: Sequence[float]) -> float:
+    return sum(f * w for f, w in zip(features, weights, strict=True))
+
+
+def calibrated_support(score: float, best_similarity: float, calibration: Sequence[float] = CALIBRATION) -> float:
+    """Return the probability, in [0, 1], that a sentence with this selection score holds the answer."""
+    z = _dot((1.0, score, best_similarity), calibration)
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
@@ -102,44 +110,47 @@ def _question_weights(question: str, hits: Sequence[Hit]) -> dict[str, float]:
     return dict.fromkeys(terms(question), 1.0)
 
 
+def best_similarity(hits: Sequence[Hit]) -> float:
+    """Return the best question-sentence cosine among the hits: how relevant is anything at all."""
+    return max((s for h in hits for s in h.sentence_sims), default=0.0)
+
+
 def sentence_features(question: str, hits: Sequence[Hit]) -> list[tuple[Hit, int, int, tuple[float, ...]]]:
-    """Return (hit, sentence index, rank, features) for every sentence of the hits."""
+    """Return (hit, sentence index, rank, SENTENCE_FEATURES values) for every sentence of the hits."""
     weights = _question_weights(question, hits)
     q_terms = set(weights)
-    passage_terms = [set(terms(h.passage.heading + " " + h.passage.text)) for h in hits]
-    missing = 1.0 - weighted_coverage(weights, set().union(*passage_terms)) if hits else 1.0
-    best = max((s for h in hits for s in h.sentence_sims), default=0.0)
     rows: list[tuple[Hit, int, int, tuple[float, ...]]] = []
     for rank, hit in enumerate(hits):
         p = hit.passage
-        p_cov = weighted_coverage(weights, passage_terms[rank])
+        p_cov = weighted_coverage(weights, set(terms(p.heading + " " + p.text)))
+        # The people and places a paragraph names are what its other sentences talk about
+        # ("... Zhang said. 'We call on all parties ...'"): count them for every sentence.
+        named = set(terms(" ".join(_NAME.findall(p.text))))
         for k, (s, e) in enumerate(p.sentences):
             sentence = p.text[s:e]
             s_terms = set(terms(sentence))
             novelty = len(s_terms - q_terms) / len(s_terms) if s_terms else 0.0
             sim = hit.sentence_sims[k] if k < len(hit.sentence_sims) else 0.0
             features = (
-                1.0,
                 sim,
-                weighted_coverage(weights, s_terms),
+                weighted_coverage(weights, s_terms | named),
                 p_cov,
                 1.0 if answer_type_found(question, sentence) else 0.0,
                 1.0 / (1 + rank),
-                best,
-                missing,
                 novelty,
             )
             rows.append((hit, k, rank, features))
     return rows
 
 
-def rank_sentences(question: str, hits: Sequence[Hit], weights: Sequence[float] = WEIGHTS) -> list[Candidate]:
+def rank_sentences(question: str, hits: Sequence[Hit]) -> list[Candidate]:
     """Return every sentence of the hits as a candidate, best first."""
-    out = [
-        Candidate(hit, k, rank, f, _logistic(f, weights))
-        for hit, k, rank, f in sentence_features(question, hits)
-    ]
-    out.sort(key=lambda c: (-c.support, c.rank, c.index))
+    best = best_similarity(hits)
+    out = []
+    for hit, k, rank, f in sentence_features(question, hits):
+        score = _dot(f, SELECTION_WEIGHTS)
+        out.append(Candidate(hit, k, rank, f, score, calibrated_support(score, best)))
+    out.sort(key=lambda c: (-c.score, c.rank, c.index))
     return out
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer.extractive import FEATURES, WEIGHTS, answer_type_found, extract, rank_sentences, weighted_coverage
+from qa.answer.extractive import SELECTION_WEIGHTS, SENTENCE_FEATURES, answer_type_found, extract, rank_sentences, weighted_coverage
 from qa.ingest.split import passage_id, sentence_spans
 from qa.types import Citation, Hit, Passage
 
@@ -61,10 +61,10 @@ def test_answer_type(question: str, sentence: str, found: bool) -> None:
 
 
 def test_support_is_a_probability_for_every_sentence() -> None:
-    assert len(WEIGHTS) == len(FEATURES)
+    assert len(SELECTION_WEIGHTS) == len(SENTENCE_FEATURES)
     for c in rank_sentences("Where was the treaty signed?", HITS):
         assert 0.0 <= c.support <= 1.0
-        assert len(c.features) == len(FEATURES)
+        assert len(c.features) == len(SENTENCE_FEATURES)
 
 
 @pytest.mark.parametrize(
