@@ -11,7 +11,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run ingest test lint unit integration bench eval-guard chromium clean
+.PHONY: install run ingest test lint unit integration bench bench-api eval-guard chromium clean
 
 EVAL ?= ../shared/eval
 
@@ -51,6 +51,9 @@ integration: install chromium
 
 bench: install
 	$(BIN)/python bench/run.py
+
+bench-api: install
+	$(BIN)/python bench/api.py
 
 # Regression guard (CI): fails when quality falls below floors set a little under what we reach.
 eval-guard: ingest

@@ -14,8 +14,10 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Security
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.openapi.docs import get_redoc_html
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.security import HTTPBearer
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,6 +28,7 @@ from qa.types import Answer
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api"
+DOCS_ASSETS = "/static-offline-docs"
 
 
 class _Schema(BaseModel):
@@ -219,14 +222,33 @@ def _events(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator[str]:
 
 
 def create_app(runtime: Runtime) -> FastAPI:
-    """Return the FastAPI app serving the answer API under /api (docs at /docs)."""
+    """Return the FastAPI app serving the answer API under /api (docs at /docs and /redoc)."""
     settings = runtime.settings
     chain = runtime.chain
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the installed fastapi-offline package
+    # (mounted at DOCS_ASSETS), not from a CDN, so they work on an air-gapped machine.
+    app = FastAPIOffline(
         title="qa answer API",
         version="1",
         summary="Answers from your documents; every answer carries checkable citations.",
+        static_url=DOCS_ASSETS,
+        redoc_url=None,
     )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        page = get_redoc_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{root}{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
+        # ReDoc's menu always shows a logo from cdn.redoc.ly: keep the browser from asking for it.
+        page.headers["Content-Security-Policy"] = "img-src 'self' data:"
+        return page
+
     # The key is enforced by ApiGuard (before the body is read); this only documents it in /docs.
     security = [Security(HTTPBearer(auto_error=False))] if settings.server.api_key else []
     router = APIRouter(prefix=API_PREFIX, dependencies=security, responses=_ERRORS)

@@ -60,6 +60,43 @@ def _ask(page: Any, question: str, turn: int) -> Any:
     return done.nth(turn)
 
 
+# Runs before the chat test below, which stops the module's server at its end.
+def test_api_docs_render_offline(server: LiveServer, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    outside: list[str] = []
+    errors: list[str] = []
+
+    def only_local(route: Any) -> None:
+        url = route.request.url
+        if url.startswith((server.url + "/", "data:", "blob:")):
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    # Swagger UI renders the OpenAPI 3.1 schema: operations and, once opened, the request body.
+    page.goto(f"{server.url}/docs")
+    ask = page.locator('.swagger-ui .opblock-post:has(.opblock-summary-path[data-path="/api/ask"])')
+    ask.wait_for(timeout=TIMEOUT_MS)
+    assert page.locator(".swagger-ui .opblock-summary-path").count() >= 4
+    ask.locator(".opblock-summary").click()
+    body = ask.locator(".opblock-section-request-body")
+    body.wait_for(timeout=TIMEOUT_MS)
+    assert "Who is Antony Blinken?" in body.inner_text(), "the AskRequest example is rendered"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "docs.png"), full_page=True)
+
+    page.goto(f"{server.url}/redoc")
+    page.get_by_text("Answer a question as Server-Sent Events").first.wait_for(timeout=TIMEOUT_MS)
+
+    assert errors == [], errors
+    assert outside == [], "the docs load nothing from outside the server"
+    page.close()
+
+
 def test_ask_click_citation_follow_up_refusal_and_markup(server: LiveServer, browser: Any) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     outside: list[str] = []
