@@ -14,6 +14,10 @@ export ANONYMIZED_TELEMETRY := False
 .PHONY: install run ingest test lint unit integration bench bench-api eval-guard chromium clean
 
 EVAL ?= ../shared/eval
+# Floors a little under what we measure (README, "Quality"): a regression guard, not a target.
+SEED_FLOORS  := --min recall@5=0.85 --min answer_accuracy=0.75 --min citation_precision=1.0 --min refusal_rate=1.0
+SQUAD_FLOORS := --min recall@1=0.80 --min recall@5=0.92 --min mrr@10=0.85 --min answer_accuracy=0.80 \
+                --min citation_precision=0.75 --max false_refusal_rate=0.05
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

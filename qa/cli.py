@@ -94,11 +94,12 @@ def _cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
         plot=Path(args.plot) if args.plot else None,
         failures=failures,
         floors=parse_floors(args.min),
+        ceilings=parse_floors(args.max),
         progress=not args.json,
     )
     result = evaluate(settings, opts)
     print(json.dumps(result, indent=2) if args.json else format_table(result))
-    return 1 if result["below_floor"] else 0
+    return 1 if result["below_floor"] or result["above_ceiling"] else 0
 
 
 def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -137,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", help="write a recall@k PNG here")
     p.add_argument("--failures", help="per-question JSONL of failures (default: <data_dir>/eval/<name>.failures.jsonl)")
     p.add_argument("--min", action="append", default=[], metavar="METRIC=VALUE", help="fail (exit 1) below this floor")
+    p.add_argument("--max", action="append", default=[], metavar="METRIC=VALUE", help="fail (exit 1) above this ceiling")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_cmd_eval)
 

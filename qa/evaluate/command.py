@@ -30,6 +30,7 @@ class EvalOptions:
     plot: Path | None = None
     failures: Path | None = None
     floors: dict[str, float] | None = None
+    ceilings: dict[str, float] | None = None
     progress: bool = True
 
 
@@ -114,11 +115,9 @@ def evaluate(settings: Settings, opts: EvalOptions) -> dict[str, Any]:
 
         plot_recall(result, opts.plot)
         result["plot"] = str(opts.plot)
-    result["below_floor"] = {
-        k: result["overall"].get(k)
-        for k, v in (opts.floors or {}).items()
-        if result["overall"].get(k) is None or result["overall"][k] < v
-    }
+    overall = result["overall"]
+    result["below_floor"] = {k: overall.get(k) for k, v in (opts.floors or {}).items() if overall.get(k) is None or overall[k] < v}
+    result["above_ceiling"] = {k: overall.get(k) for k, v in (opts.ceilings or {}).items() if overall.get(k) is None or overall[k] > v}
     return result
 
 

@@ -63,6 +63,8 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append(f"plot: {result['plot']}")
     if result.get("below_floor"):
         lines.append("BELOW FLOOR: " + ", ".join(f"{k}={_fmt(v)}" for k, v in result["below_floor"].items()))
+    if result.get("above_ceiling"):
+        lines.append("ABOVE CEILING: " + ", ".join(f"{k}={_fmt(v)}" for k, v in result["above_ceiling"].items()))
     return "\n".join(lines)
 
 

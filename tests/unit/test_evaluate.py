@@ -82,11 +82,13 @@ def test_evaluate_end_to_end_on_fakes(squad_like: Path, tmp_path: Path, monkeypa
     monkeypatch.setattr("qa.runtime.open_embedder", lambda settings: HashEmbedder())
     settings = load_settings(ROOT / "config.yaml", environ={"QA_PATHS__DATA_DIR": str(tmp_path / "data")})
     opts = EvalOptions(questions=squad_like, failures=tmp_path / "f.jsonl", plot=tmp_path / "p.png",
-                       floors={"recall@1": 0.5, "refusal_rate": 1.1}, progress=False)
+                       floors={"recall@1": 0.5, "refusal_rate": 1.1}, ceilings={"false_refusal_rate": 2.0, "recall@1": 0.5},
+                       progress=False)
     result = evaluate(settings, opts)
     assert result["overall"]["recall@1"] == 1.0
     assert result["overall"]["answerable"] == 2
     assert result["below_floor"] == {"refusal_rate": result["overall"]["refusal_rate"]}
+    assert result["above_ceiling"] == {"recall@1": 1.0}
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
     assert "gold-passage recall@1" in format_table(result)
     again = evaluate(settings, opts)
