@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from qa import retrieve
+from qa.config import Settings
+from qa.ingest.pipeline import ingest
+from qa.retrieve import HybridRetriever, _rrf, _zscore
+from qa.runtime import open_store
+from qa.testing import HashEmbedder
+
+DOCS = {
+    "rivers.txt": "The Danube flows through Vienna and Budapest.\nThe Seine flows through Paris.\n",
+    "fruit.txt": "Bananas are yellow and grow in warm places.\nApples grow in orchards in cool climates.\n",
+}
+
+
+@pytest.fixture
+def retriever(settings: Settings, ephemeral_client: Any, tmp_path: Path) -> HybridRetriever:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in DOCS.items():
+        (docs / name).write_text(text)
+    emb = HashEmbedder()
+    store = open_store(settings, emb, ephemeral_client, create=True)
+    ingest([docs], store, emb, max_file_bytes=10_000, progress=False)
+    return HybridRetriever(store, emb, settings.retrieve)
+
+
+def test_zscore_and_rrf() -> None:
+    assert np.allclose(_zscore(np.array([1.0, 2.0, 3.0])), [-1.2247, 0.0, 1.2247], atol=1e-4)
+    assert np.allclose(_zscore(np.array([2.0, 2.0])), [0.0, 0.0])
+    assert _rrf(np.array([0.1, 0.9]), 60).tolist() == [1 / 62, 1 / 61]
+
+
+@pytest.mark.parametrize("fusion", ["zscore", "rrf"])
+def test_best_passage_first_and_scores_descend(retriever: HybridRetriever, fusion: str) -> None:
+    retriever.settings = retriever.settings.model_copy(update={"fusion": fusion})
+    hits = retriever.retrieve("Which river flows through Paris?", top_k=3)
+    assert hits[0].passage.text == "The Seine flows through Paris."
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert len(hits[0].sentence_sims) == len(hits[0].passage.sentences)
+    assert dict(hits[0].term_weights).keys() == {"river", "flows", "throug", "paris"}
+
+
+def test_terms_the_corpus_lacks_weigh_most(retriever: HybridRetriever) -> None:
+    weights = dict(retriever.retrieve("paris weather", top_k=1)[0].term_weights)
+    assert weights["weathe"] > weights["paris"]
+
+
+def test_keyword_index_is_built_once_not_per_query(retriever: HybridRetriever, monkeypatch: pytest.MonkeyPatch) -> None:
+    built = []
+    real = retrieve.KeywordIndex.__init__
+
+    def counting(self: Any, passages: Any) -> None:
+        built.append(len(passages))
+        real(self, passages)
+
+    monkeypatch.setattr(retrieve.KeywordIndex, "__init__", counting)
+    for q in ("bananas", "apples", "Vienna"):
+        retriever.retrieve(q)
+    assert built == []
+    retriever.refresh()
+    assert built == [4]
+
+
+def test_get_and_count(retriever: HybridRetriever) -> None:
+    assert retriever.passage_count == 4
+    some = retriever.retrieve("bananas", top_k=1)[0].passage
+    assert retriever.get(some.passage_id) == some
+    assert retriever.get("nope") is None
