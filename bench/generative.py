@@ -47,6 +47,7 @@ class Row:
     removed: int = 0
     fallback: bool = False
     raw_correct: bool | None = None
+    reasons: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -60,6 +61,22 @@ def pct(values: Sequence[float], p: float) -> float | None:
 
 def rate(values: Sequence[bool]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
+
+
+def reason_counts(reasons: Sequence[str]) -> dict[str, int]:
+    """Return how many removed sentences failed for each kind of reason."""
+    kinds = {
+        "no citation": "no citation",
+        "cites [": "citation number out of range",
+        "is not in the cited": "name or number not in passage",
+        "unfinished": "unfinished sentence",
+        "no checkable": "no content words",
+    }
+    out: dict[str, int] = {}
+    for reason in reasons:
+        kind = next((v for k, v in kinds.items() if k in reason), "content not in passage")
+        out[kind] = out.get(kind, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
 def summarize(rows: Sequence[Row]) -> dict[str, Any]:
@@ -87,6 +104,7 @@ def summarize(rows: Sequence[Row]) -> dict[str, Any]:
                 "generated_sentences": generated,
                 "removed_share": round(sum(r.removed for r in rows) / generated, 4) if generated else None,
                 "fallback_rate": rate([r.fallback for r in rows]),
+                "removed_because": reason_counts([reason for r in rows for reason in r.reasons]),
                 "first_token_ms_p50": pct(first_ms, 50),
                 "first_token_ms_p95": pct(first_ms, 95),
             }
@@ -136,6 +154,7 @@ def run(chain: Any, questions: Sequence[Any], is_gold: Callable[[Any, Any], bool
                 removed=len(draft.removed),
                 fallback=draft.fallback is not None,
                 raw_correct=contains_any("".join(parts), q.answers) if answerable and generative else None,
+                reasons=[u.reason for u in draft.removed],
                 timings=timings if generative else {k: v for k, v in timings.items() if k != "first_token"},
             )
         )
