@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from qa.api import create_app
 from qa.config import Settings, apply_offline_environment
-from qa.runtime import Runtime, build_runtime
+from qa.runtime import Runtime, build_runtime, check_answerer
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,8 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     ui_import = threading.Thread(target=importlib.import_module, args=("ui.app",), name="import-ui", daemon=True)
     ui_import.start()
     runtime = build_runtime(settings)
+    # A configured provider that cannot be reached stops start-up with one clear error, not a stack trace per question.
+    check_answerer(runtime.answerer)
     ui_import.join()
     app = create_server_app(runtime, host=host, port=port)
     if not is_loopback(host):

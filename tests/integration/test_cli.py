@@ -86,3 +86,19 @@ def test_a_failed_ingest_keeps_the_store(data: Path, tmp_path: Path) -> None:
     assert result.returncode == 2 and "bad.txt" in result.stderr
     again = run(["ingest", "-q"], data)
     assert "9 unchanged" in again.stdout
+
+
+def test_serve_with_an_unreachable_provider_stops_with_one_clear_error(data: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    result = run(
+        ["serve", "--port", str(dead)], data,
+        QA_ANSWER__PROVIDER="openai", QA_ANSWER__BASE_URL=f"http://127.0.0.1:{dead}/v1",
+    )
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr
+    assert f"127.0.0.1:{dead}" in errors[0]
