@@ -143,7 +143,11 @@ def message_html(answer: Answer, closest_limit: int = 3) -> str:
         parts.append(f'<div class="qa-flagged">not supported by the documents: “{text_html(u.sentence)}”</div>')
     if answer.removed:
         n = len(answer.removed)
-        parts.append(f'<div class="qa-flagged">{n} generated sentence{"s" if n > 1 else ""} removed: not supported by the documents</div>')
+        struck = "".join(f"<li><del>{text_html(u.sentence)}</del> ({escape(u.reason)})</li>" for u in answer.removed)
+        parts.append(
+            f'<details class="qa-flagged"><summary>{n} generated sentence{"s" if n > 1 else ""} removed: '
+            f"not supported by the documents</summary><ul>{struck}</ul></details>"
+        )
     # The panel content rides along, hidden, so a click on an older answer can show its own sources.
     parts.append(f'<div class="qa-panel-src">{panel_body(answer, closest_limit)}</div>')
     kind = "qa-msg qa-refused" if answer.refused else "qa-msg"

@@ -167,4 +167,5 @@ def test_unverified_generated_sentences_are_called_out() -> None:
     html = message_html(answer)
     assert "not supported by the documents: “The moon is &lt;b&gt;cheese&lt;/b&gt;.”" in html
     assert "2 generated sentences removed" in html
+    assert html.count("<del>") == 2, "each removed sentence is shown, struck through"
     assert "qa-flagged" not in message_html(_answer((c,)))
