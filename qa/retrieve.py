@@ -64,6 +64,10 @@ class KeywordIndex:
         return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
 
 
+class _StaleIndex(Exception):
+    """The keyword index no longer matches the store."""
+
+
 @dataclass(frozen=True)
 class _Pool:
     ids: list[str]
@@ -116,7 +120,8 @@ class HybridRetriever:
         """Return the query vector."""
         return self.embedder.embed([question])[0]
 
-    def _pool(self, index: KeywordIndex, question: str, qvec: np.ndarray) -> _Pool:
+    def _pool(self, index: KeywordIndex, question: str, qvec: np.ndarray, *, strict: bool) -> _Pool:
+        """Score the candidates; with ``strict``, raise _StaleIndex when the store changed since the index was built."""
         c = self.settings.candidates
         kw_all = index.scores(question)
         pool: dict[str, None] = {}
@@ -130,7 +135,11 @@ class HybridRetriever:
                 if kw_all[i] > 0:
                     pool.setdefault(index.passages[int(i)].passage_id, None)
         ids = [pid for pid in pool if pid in index.by_id]
+        if strict and len(ids) < len(pool):  # the store holds passages the index has not seen
+            raise _StaleIndex
         vectors = self.store.passage_vectors(ids)
+        if strict and len(vectors) < len(ids):  # passages the index holds are gone from the store
+            raise _StaleIndex
         sent_vectors = self.store.sentence_vectors(ids)
         dense = np.array([float(vectors[pid] @ qvec) if pid in vectors else 0.0 for pid in ids], dtype=np.float32)
         sims: dict[str, tuple[float, ...]] = {}
@@ -145,11 +154,21 @@ class HybridRetriever:
         """Return the top-k passages for the question, best first."""
         k = top_k or self.settings.top_k
         index = self._index
+        if not index.passages and self.store.count():
+            self.refresh()
+            index = self._index
         if not index.passages:
             return []
         if qvec is None:
             qvec = self.embed_query(question)
-        pool = self._pool(index, question, qvec)
+        try:
+            pool = self._pool(index, question, qvec, strict=True)
+        except _StaleIndex:
+            # `qa ingest` ran while this process was serving: rebuild once, then answer from what is consistent.
+            log.info("the store changed since the keyword index was built; rebuilding it")
+            self.refresh()
+            index = self._index
+            pool = self._pool(index, question, qvec, strict=False)
         if not pool.ids:
             return []
         s = self.settings

@@ -73,3 +73,17 @@ def test_get_and_count(retriever: HybridRetriever) -> None:
     some = retriever.retrieve("bananas", top_k=1)[0].passage
     assert retriever.get(some.passage_id) == some
     assert retriever.get("nope") is None
+
+
+def test_an_ingest_after_start_is_picked_up_without_a_restart(
+    retriever: HybridRetriever, settings: Settings, ephemeral_client: Any, tmp_path: Path
+) -> None:
+    docs = tmp_path / "docs"
+    (docs / "fruit.txt").unlink()
+    (docs / "stars.txt").write_text("Sirius is the brightest star in the night sky.\n")
+    emb = HashEmbedder()
+    ingest([docs], open_store(settings, emb, ephemeral_client), emb, max_file_bytes=10_000, progress=False)
+    hits = retriever.retrieve("Which is the brightest star in the night sky?", top_k=5)
+    assert hits[0].passage.text == "Sirius is the brightest star in the night sky."
+    assert not any("Bananas" in h.passage.text for h in retriever.retrieve("Which fruit is yellow?", top_k=5))
+    assert retriever.passage_count == 3
