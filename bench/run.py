@@ -19,16 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa.config import apply_offline_environment, load_settings  # noqa: E402
+from qa.evaluate.run import percentile  # noqa: E402
 
 apply_offline_environment()
 
 SQUAD = ROOT.parent / "shared" / "eval" / "squad11_dev.corpus.jsonl"
 SEED_DEV = ROOT.parent / "shared" / "eval" / "seed_dev.jsonl"
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
 
 
 def write_corpus(folder: Path, n: int) -> list[str]:

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from qa.embed import Embedder
 from qa.evaluate.datasets import Question
-from qa.evaluate.run import RANK_DEPTH, _percentile, contains_any
+from qa.evaluate.run import RANK_DEPTH, contains_any, percentile
 from qa.types import Document
 
 
@@ -79,5 +79,5 @@ def run_baseline(
         "answer_recall@k": {k: round(sum(1 for r in ranks if r is not None and r <= k) / n, 4) for k in range(1, RANK_DEPTH + 1)},
         "answer_accuracy": round(sum(correct) / n, 4),
         "answer_chars_mean": round(statistics.fmean(len(c.page_content) for c in chunks), 1) if chunks else 0.0,
-        "latency_ms": {"p50": _percentile(latencies, 50), "p95": _percentile(latencies, 95)} if latencies else {},
+        "latency_ms": {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95)} if latencies else {},
     }

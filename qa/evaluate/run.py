@@ -107,7 +107,8 @@ def _rate(values: Sequence[bool]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 
-def _percentile(values: list[float], pct: float) -> float:
+def percentile(values: list[float], pct: float) -> float:
+    """Return the nearest-rank percentile of the values."""
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(round(pct / 100.0 * (len(ordered) - 1))))], 2)
 
@@ -135,7 +136,7 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     }
     stages = sorted({k for o in outcomes for k in o.timings_ms})
     metrics["latency_ms"] = {
-        s: {"p50": _percentile(v, 50), "p95": _percentile(v, 95)}
+        s: {"p50": percentile(v, 50), "p95": percentile(v, 95)}
         for s in stages
         if (v := [o.timings_ms[s] for o in outcomes if s in o.timings_ms])
     }
