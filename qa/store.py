@@ -182,18 +182,13 @@ class PassageStore:
 
     def query(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         """Return up to n (passage_id, cosine similarity) pairs, nearest first."""
-        total = self.count()
-        if total == 0:
-            return []
-        res = self._col.query(query_embeddings=[vector.tolist()], n_results=min(n, total), include=["distances"])
+        # Chroma returns fewer rows when it holds fewer (none when empty): no count() round trip per query.
+        res = self._col.query(query_embeddings=[vector.tolist()], n_results=n, include=["distances"])
         return [(pid, 1.0 - float(d)) for pid, d in zip(res["ids"][0], res["distances"][0], strict=False)]
 
     def query_sentences(self, vector: np.ndarray, n: int) -> list[str]:
         """Return the passage ids of the n sentences nearest to the vector, nearest first, without repeats."""
-        total = int(self._sents.count())
-        if total == 0:
-            return []
-        res = self._sents.query(query_embeddings=[vector.tolist()], n_results=min(n, total), include=["metadatas"])
+        res = self._sents.query(query_embeddings=[vector.tolist()], n_results=n, include=["metadatas"])
         return list(dict.fromkeys(str(m["passage_id"]) for m in res["metadatas"][0]))
 
     def passage_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:

@@ -25,10 +25,6 @@ class Passage:
     heading: str = ""
     sentences: tuple[tuple[int, int], ...] = ()
 
-    def sentence_texts(self) -> list[str]:
-        """Return the text of each sentence span."""
-        return [self.text[s:e] for s, e in self.sentences]
-
 
 @dataclass(frozen=True)
 class Hit:

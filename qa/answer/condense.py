@@ -121,7 +121,8 @@ def condense(question: str, history: Sequence[Turn]) -> str:
     prev_question, prev_answer = "", ""
     for turn in history:
         if turn.role == "user":
-            prev_question = condense(turn.content, []) if not prev_question else _resolve(turn.content.strip(), prev_question, prev_answer)
+            text = turn.content.strip()
+            prev_question = _resolve(text, prev_question, prev_answer) if prev_question else text
             prev_answer = ""
         elif turn.role == "assistant":
             prev_answer = _CITATION_MARK.sub("", turn.content)
