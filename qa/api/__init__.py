@@ -1,0 +1,35 @@
+"""The HTTP layer: one module per resource, each only translating HTTP to one library call.
+
+`schemas` holds the contract, `guard` the key and body limits, `errors` the JSON error mapping,
+`docs` the offline /docs and /redoc; `create_app` below is where they are put together.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, Security
+from fastapi.security import HTTPBearer
+
+from qa.api import ask, health, passages
+from qa.api.docs import offline_app
+from qa.api.errors import describe_validation_error, install_error_handlers
+from qa.api.guard import ApiGuard
+from qa.api.schemas import API_PREFIX, ERRORS
+from qa.runtime import Runtime
+
+__all__ = ["API_PREFIX", "create_app", "describe_validation_error"]
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    """Return the FastAPI app serving the answer API under /api (docs at /docs and /redoc)."""
+    settings = runtime.settings
+    app = offline_app()
+    # The key is enforced by ApiGuard (before the body is read); this only documents it in /docs.
+    security = [Security(HTTPBearer(auto_error=False))] if settings.server.api_key else []
+    api = APIRouter(prefix=API_PREFIX, dependencies=security, responses=ERRORS)
+    api.include_router(ask.router(runtime.chain))
+    api.include_router(passages.router(runtime.retriever))
+    api.include_router(health.router(runtime))
+    app.include_router(api)
+    install_error_handlers(app)
+    app.add_middleware(ApiGuard, api_key=settings.server.api_key, max_body_bytes=settings.limits.max_body_bytes)
+    return app

@@ -1,0 +1,62 @@
+"""POST /api/ask and /api/ask/stream: a question and its history in, the cited answer out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from qa.answer.chain import AnswerChain
+from qa.api.schemas import AskRequest, AskResponse
+from qa.errors import QAError
+from qa.types import Answer
+
+
+def sse(event: str, data: Any) -> str:
+    """Return one Server-Sent Event."""
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _events(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator[str]:
+    item: str | Answer | None = first
+    try:
+        while item is not None:
+            if isinstance(item, Answer):
+                yield sse("answer", item.to_dict())
+            else:
+                yield sse("delta", {"text": item})
+            item = next(rest, None)
+    except QAError as exc:
+        yield sse("error", {"detail": str(exc)})
+
+
+def router(chain: AnswerChain) -> APIRouter:
+    """Return the routes that answer questions."""
+    r = APIRouter()
+
+    @r.post("/ask", response_model=None, responses={200: {"model": AskResponse}}, summary="Answer a question")
+    def ask(body: AskRequest) -> JSONResponse:
+        """Return the cited answer: the same object `qa ask --json` prints."""
+        answer = chain.ask(body.question, [t.model_dump() for t in body.history], body.top_k)
+        return JSONResponse(answer.to_dict())
+
+    @r.post(
+        "/ask/stream",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}, "description": "`delta` events with answer text, then one `answer` event."}},
+        summary="Answer a question as Server-Sent Events",
+    )
+    def ask_stream(body: AskRequest) -> StreamingResponse:
+        """Stream `event: delta` ({"text"}) as the answer is produced, then `event: answer` with the full object."""
+        events = chain.stream(body.question, [t.model_dump() for t in body.history], body.top_k)
+        first = next(events)  # validation happens here, so a bad request still gets a 4xx status
+        return StreamingResponse(
+            _events(first, events),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    return r
