@@ -24,7 +24,8 @@ class ApiGuard:
             await self.app(scope, receive, send)
             return
         if self.api_key is not None and not self._authorized(scope):
-            await error_response(scope, send, 401, "missing or wrong API key: send 'Authorization: Bearer <key>'", {"www-authenticate": "Bearer"})
+            detail = "missing or wrong API key: send 'Authorization: Bearer <key>'"
+            await error_response(scope, send, 401, detail, {"www-authenticate": "Bearer"})
             return
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
