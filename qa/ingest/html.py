@@ -22,16 +22,21 @@ def read_html(name: str, data: bytes) -> list[Block]:
     import trafilatura
 
     try:
-        xml = trafilatura.extract(
-            data,
-            output_format="xml",
-            include_comments=False,
-            include_tables=True,
-            include_links=False,
-            include_images=False,
-            favor_recall=True,
-            with_metadata=False,
-        )
+        # Precision first: on a short page trafilatura's recall fallback pulls navigation into the text.
+        xml = None
+        for precision in (True, False):
+            xml = trafilatura.extract(
+                data,
+                output_format="xml",
+                include_comments=False,
+                include_tables=True,
+                include_links=False,
+                include_images=False,
+                with_metadata=False,
+                favor_precision=precision,
+            )
+            if xml and "<p>" in xml:
+                break
     except Exception as exc:  # trafilatura and lxml raise many types for broken markup
         raise InputError(f"{name}: not readable HTML ({type(exc).__name__}: {exc})") from None
     if not xml:
