@@ -23,7 +23,7 @@ def create_server_app(runtime: Runtime, *, host: str = "127.0.0.1", port: int = 
     from ui.app import build_blocks, ui_assets
 
     app = create_app(runtime)
-    blocks = build_blocks(runtime.chain)
+    blocks = build_blocks(runtime.chain, documents=runtime.documents)
     return gr.mount_gradio_app(app, blocks, path="/", server_name=host, server_port=port, **ui_assets())
 
 

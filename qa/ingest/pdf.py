@@ -34,13 +34,13 @@ def _edge_key(line: str) -> str:
 
 def _running_lines(pages: list[list[str]]) -> set[str]:
     """Return the normalised lines that repeat at the top or bottom of most pages."""
-    if len(pages) < 3:
+    if len(pages) < 2:
         return set()
     counts: Counter[str] = Counter()
     for lines in pages:
         edges = {_edge_key(ln) for ln in lines[:_EDGE] + lines[-_EDGE:]}
         counts.update(edges)
-    need = max(3, (len(pages) + 1) // 2)
+    need = max(2, (len(pages) + 1) // 2)
     return {k for k, c in counts.items() if c >= need and k}
 
 
@@ -146,15 +146,17 @@ def read_pdf(name: str, data: bytes) -> tuple[list[Block], int]:
             # A wider gap than the usual line spacing (or a jump back up: a new column) starts a paragraph.
             if previous is not None and not (0 < previous.y - line.y <= 1.35 * line_gap):
                 flush()
-            previous = line
             bigger = line.size >= 1.15 * body_size and len(line.text) <= 120
             if bigger or (_is_heading(line.text, typical) and (not current or _ENDS_SENTENCE.search(current[-1]))):
                 flush()
-                if blocks and blocks[-1].heading and blocks[-1].page == number and bigger:
-                    blocks[-1] = Block(text=f"{blocks[-1].text} {line.text}", heading=True, page=number)  # a heading on two lines
+                continued = previous is not None and blocks and blocks[-1].heading and bigger and abs(previous.size - line.size) < 0.5
+                if continued:  # a heading set on two lines in the same large font
+                    blocks[-1] = Block(text=f"{blocks[-1].text} {line.text}", heading=True, page=number)
                 else:
                     blocks.append(Block(text=line.text, heading=True, page=number))
+                previous = line
                 continue
+            previous = line
             if not current:
                 current_page = number
             current.append(line.text)
