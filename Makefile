@@ -11,7 +11,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run ingest test lint unit integration bench bench-api eval-guard chromium clean
+.PHONY: install run ingest test lint unit integration bench bench-api bench-upload eval-guard chromium clean
 
 EVAL ?= ../shared/eval
 # Floors a little under what we measure (README, "Quality"): a regression guard, not a target.
@@ -58,6 +58,10 @@ bench: install
 
 bench-api: install
 	$(BIN)/python bench/api.py
+
+# Documents through the API: 100-page PDF upload to first answer, throughput vs raw encode, questions during an upload.
+bench-upload: install
+	$(BIN)/python bench/upload.py
 
 # Regression guard (CI): fails when quality falls below floors set a little under what we reach.
 eval-guard: ingest

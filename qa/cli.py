@@ -17,17 +17,37 @@ log = logging.getLogger("qa")
 
 
 def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
-    from qa.ingest.pipeline import ingest
+    from tqdm import tqdm
+
+    from qa.documents.lock import WriterLock
+    from qa.documents.service import open_library
     from qa.runtime import open_client, open_embedder, open_store
     from qa.store import PassageStore
 
     paths = [Path(p) for p in args.paths] or [settings.paths.seeds]
-    embedder = open_embedder(settings)
-    client = open_client(settings)
-    if args.rebuild:
-        PassageStore.drop(client, settings.store.collection)
-    store = open_store(settings, embedder, client, create=True)
-    report = ingest(paths, store, embedder, max_file_bytes=settings.limits.max_file_bytes, progress=not args.quiet)
+    # Embedded mode: never write beside a running server (its Chroma caches would go stale); it says how to go through it.
+    lock = WriterLock(settings.paths.data_dir, "`qa ingest`").acquire() if settings.store.mode == "embedded" else None
+    try:
+        embedder = open_embedder(settings)
+        client = open_client(settings)
+        if args.rebuild:
+            PassageStore.drop(client, settings.store.collection)
+        store = open_store(settings, embedder, client, create=True)
+        library = open_library(settings, store, embedder)
+        library.recover()
+        with tqdm(unit="passage", desc="ingest", disable=args.quiet) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+            if args.rebuild:
+                print(f"re-embedded {library.reindex(progress)} passages of the kept documents", file=sys.stderr)
+            report = library.sync_folder(paths, max_file_bytes=settings.limits.max_file_bytes, progress=progress)
+    finally:
+        if lock is not None:
+            lock.release()
     for name, why in report.skipped:
         print(f"skipped {name}: {why}", file=sys.stderr)
     print(report.summary())

@@ -19,3 +19,11 @@ class StoreError(QAError):
 
 class ProviderError(QAError):
     """The configured answer provider cannot be used."""
+
+
+class UnsupportedType(InputError):
+    """A document's file type is not one the assistant can read."""
+
+
+class TooLarge(InputError):
+    """A document or request is over a configured size limit."""

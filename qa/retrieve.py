@@ -17,6 +17,7 @@ import logging
 import math
 import threading
 from collections import Counter
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import bm25s
@@ -104,6 +105,12 @@ class HybridRetriever:
         with self._lock:
             self._index = index
         log.info("keyword index built over %d passages", len(index.passages))
+
+    def apply_change(self, added: Sequence[Passage], removed_ids: Collection[str]) -> None:
+        """Follow a change the writer just made to the store: rebuild the keyword index off the request path and swap it in."""
+        if not added and not removed_ids:
+            return
+        self.refresh()
 
     @property
     def passage_count(self) -> int:

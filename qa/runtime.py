@@ -41,6 +41,7 @@ def open_store(settings: Settings, embedder: Embedder, client: Any | None = None
         embedder.name,
         embedder.dim,
         create=create,
+        mode=settings.store.mode,
     )
 
 
@@ -61,6 +62,8 @@ class Runtime:
     retriever: HybridRetriever
     answerer: Answerer
     chain: AnswerChain
+    # The one writer (qa.documents.service.DocumentService) while serving; None in `qa ask` and tests without it.
+    documents: Any = None
 
 
 def build_runtime(
@@ -69,10 +72,11 @@ def build_runtime(
     embedder: Embedder | None = None,
     client: Any | None = None,
     answerer: Answerer | None = None,
+    create: bool = False,
 ) -> Runtime:
-    """Return a ready runtime over an existing store."""
+    """Return a ready runtime over an existing store (or, with ``create``, one that documents will be added to)."""
     embedder = embedder or open_embedder(settings)
-    store = open_store(settings, embedder, client)
+    store = open_store(settings, embedder, client, create=create)
     retriever = HybridRetriever(store, embedder, settings.retrieve)
     answerer = answerer or make_answerer(settings.answer, api_key=settings.openai_api_key)
     chain = AnswerChain(retriever, answerer, settings.limits)

@@ -23,7 +23,7 @@ def create_server_app(runtime: Runtime, *, host: str = "127.0.0.1", port: int = 
     from ui.app import build_blocks, ui_assets
 
     app = create_app(runtime)
-    blocks = build_blocks(runtime.chain)
+    blocks = build_blocks(runtime.chain, documents=runtime.documents)
     return gr.mount_gradio_app(app, blocks, path="/", server_name=host, server_port=port, **ui_assets())
 
 
@@ -47,7 +47,11 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     # Importing Gradio takes seconds; do it while the model and store load.
     ui_import = threading.Thread(target=importlib.import_module, args=("ui.app",), name="import-ui", daemon=True)
     ui_import.start()
-    runtime = build_runtime(settings)
+    runtime = build_runtime(settings, create=True)
+    # The one writer: uploads, deletes and reindexes go through this process (embedded mode: it holds the data folder's lock).
+    from qa.documents.service import open_service
+
+    runtime.documents = open_service(runtime, url=f"http://{host}:{port}")
     # A configured provider that cannot be reached stops start-up with one clear error, not a stack trace per question.
     check_answerer(runtime.answerer)
     ui_import.join()
@@ -73,3 +77,5 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     except KeyboardInterrupt:
         # uvicorn re-raises the signal it caught once shut down; Ctrl-C is a normal way to stop.
         log.info("stopped")
+    finally:
+        runtime.documents.close()

@@ -24,6 +24,8 @@ class Passage:
     text: str
     heading: str = ""
     sentences: tuple[tuple[int, int], ...] = ()
+    # The 1-based page a passage starts on, for paged formats (PDF); None elsewhere.
+    page: int | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class Hit:
             "paragraph": p.paragraph,
             "text": p.text,
             "score": round(self.score, 4),
+            "page": p.page,
+            "heading": p.heading,
         }
 
 
@@ -63,6 +67,8 @@ class Citation:
     start: int
     end: int
     support: float
+    heading: str = ""
+    page: int | None = None
 
     def __post_init__(self) -> None:
         if self.text[self.start : self.end] != self.quote:

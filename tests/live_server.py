@@ -106,7 +106,8 @@ def server_env(tmp: Path, data_dir: Path) -> dict[str, str]:
     env.update(
         {
             "QA_PATHS__DATA_DIR": str(data_dir),
-            "PYTHONPATH": str(guard),
+            # The guard first; then this checkout, so a worktree's server runs its own code, not the editable install's.
+            "PYTHONPATH": os.pathsep.join([str(guard), str(ROOT)]),
             "QA_TEST_OUTBOUND_LOG": str(tmp / "outbound.log"),
             "QA_TEST_GUARD_ARMED": str(tmp / "guard-armed.log"),
         }

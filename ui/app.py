@@ -99,7 +99,7 @@ def make_respond(chain: AnswerChain) -> Callable[[str, list[Any]], Iterator[tupl
     return respond
 
 
-def build_blocks(chain: AnswerChain, examples: Sequence[str] = EXAMPLES) -> gr.Blocks:
+def build_blocks(chain: AnswerChain, examples: Sequence[str] = EXAMPLES, documents: Any = None) -> gr.Blocks:
     """Return the chat UI: the conversation on the left, the sources panel on the right."""
     with gr.Blocks(title="qa: answers you can check", fill_height=True) as blocks:
         gr.Markdown(
@@ -131,10 +131,16 @@ def build_blocks(chain: AnswerChain, examples: Sequence[str] = EXAMPLES) -> gr.B
                     concurrency_limit=4,
                 )
             with gr.Column(scale=2):
+                if documents is not None:  # the Documents panel (ui/documents.py), where a writer serves
+                    from ui.documents import build_documents_panel
+
+                    build_documents_panel(documents)
                 panel.render()
     return blocks
 
 
 def ui_assets() -> dict[str, Any]:
     """Return the theme, CSS and head script to hand to gr.mount_gradio_app."""
-    return {"theme": THEME, "css": CSS, "head": HEAD}
+    from ui.documents import CSS as DOCUMENTS_CSS
+
+    return {"theme": THEME, "css": CSS + DOCUMENTS_CSS, "head": HEAD}

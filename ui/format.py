@@ -55,6 +55,12 @@ def _support(value: float) -> str:
     return f"{value:.2f}"
 
 
+def _location(page: int | None, heading: str) -> str:
+    """Return the page and section of a passage as header spans (empty when it has neither)."""
+    out = f'<span class="qa-page">p. {page}</span> ' if page is not None else ""
+    return out + (f'<span class="qa-heading">{escape(heading)}</span> ' if heading else "")
+
+
 def citation_card(c: Citation) -> str:
     """Return the sources-panel card of a citation: where it is from, its support, the passage with the quote marked."""
     return (
@@ -62,6 +68,7 @@ def citation_card(c: Citation) -> str:
         f'<header class="qa-card-head"><span class="qa-card-n">[{c.n}]</span> '
         f'<span class="qa-source">{escape(c.source)}</span> '
         f'<span class="qa-paragraph">¶ {c.paragraph}</span> '
+        f"{_location(c.page, c.heading)}"
         f'<span class="qa-support" title="how well the quote supports the answer, 0 to 1">support {_support(c.support)}</span></header>'
         f"{highlighted_passage(c.text, c.start, c.end)}</article>"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
@@ -13,7 +14,7 @@ from qa.answer.condense import Turn, condense
 from qa.config import LimitsSettings
 from qa.errors import InputError
 from qa.retrieve import HybridRetriever
-from qa.types import REFUSAL, Answer
+from qa.types import REFUSAL, Answer, Citation, Hit
 
 ROLES = ("user", "assistant")
 
@@ -48,6 +49,16 @@ def validate_history(history: Sequence[Any], limits: LimitsSettings) -> list[Tur
             raise InputError(f"history[{i}].content is too long")
         turns.append(Turn(role, content))
     return turns
+
+
+def located(citations: Sequence[Citation], hits: Sequence[Hit]) -> tuple[Citation, ...]:
+    """Return the citations with the heading and page of the passage each one quotes."""
+    by_id = {h.passage.passage_id: h.passage for h in hits}
+    out = []
+    for c in citations:
+        p = by_id.get(c.passage_id)
+        out.append(replace(c, heading=p.heading, page=p.page) if p is not None else c)
+    return tuple(out)
 
 
 def _timed(state: dict[str, Any], name: str, started: float) -> None:
@@ -104,7 +115,7 @@ class AnswerChain:
             answer=REFUSAL if draft.refused else draft.text,
             refused=draft.refused,
             standalone_question=state["standalone"],
-            citations=draft.citations,
+            citations=located(draft.citations, state["hits"]),
             passages=tuple(state["hits"]),
             timings_ms=state["timings_ms"],
             fallback=draft.fallback,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Security
 from fastapi.security import HTTPBearer
 
-from qa.api import ask, health, passages
+from qa.api import ask, documents, health, passages
 from qa.api.docs import offline_app
 from qa.api.errors import describe_validation_error, install_error_handlers
 from qa.api.guard import ApiGuard
@@ -29,7 +29,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     api.include_router(ask.router(runtime.chain))
     api.include_router(passages.router(runtime.retriever))
     api.include_router(health.router(runtime))
+    api.include_router(documents.router(runtime))
     app.include_router(api)
     install_error_handlers(app)
-    app.add_middleware(ApiGuard, api_key=settings.server.api_key, max_body_bytes=settings.limits.max_body_bytes)
+    limits = settings.limits
+    app.add_middleware(ApiGuard, api_key=settings.server.api_key, max_body_bytes=limits.max_body_bytes, upload_bytes=limits.max_file_bytes)
     return app

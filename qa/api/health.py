@@ -1,4 +1,4 @@
-"""GET /api/health: readiness of the store and the answerer."""
+"""GET /api/health: readiness of the store (asked itself, not the in-memory index) and the answerer."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from qa.api.schemas import HealthOut
+from qa.errors import StoreError
 from qa.runtime import Runtime
 
 
@@ -16,10 +17,15 @@ def router(runtime: Runtime) -> APIRouter:
     @r.get("/health", response_model=HealthOut, responses={503: {"model": HealthOut}}, summary="Report readiness")
     def health() -> JSONResponse:
         """Return status, passage count, embedding model and answerer (503 when degraded)."""
-        count = runtime.retriever.passage_count
         problems = [p for p in (runtime.answerer.health(),) if p]
-        if count == 0:
-            problems.append("the store holds no passages: run `qa ingest`")
+        try:
+            count = runtime.store.check()
+        except StoreError as exc:
+            count = 0
+            problems.append(str(exc))
+        else:
+            if count == 0:
+                problems.append("the store holds no passages: add documents (the chat's Documents panel or POST /api/documents)")
         out = HealthOut(
             status="degraded" if problems else "ok",
             passages=count,

@@ -18,6 +18,7 @@ def router(retriever: HybridRetriever) -> APIRouter:
         found = retriever.get(passage_id)
         if found is None:
             raise HTTPException(404, f"no passage with id '{passage_id}'")
-        return PassageOut(passage_id=found.passage_id, source=found.source, paragraph=found.paragraph, text=found.text)
+        p = found
+        return PassageOut(passage_id=p.passage_id, source=p.source, paragraph=p.paragraph, text=p.text, heading=p.heading, page=p.page)
 
     return r

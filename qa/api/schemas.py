@@ -36,6 +36,8 @@ class CitationOut(BaseModel):
     start: int
     end: int
     support: float = Field(description="How well the quote supports the answer, 0 to 1.")
+    heading: str = Field("", description="The heading of the section the passage is in (empty when none).")
+    page: int | None = Field(None, description="1-based page the passage starts on (paged formats such as PDF).")
 
 
 class HitOut(BaseModel):
@@ -44,6 +46,8 @@ class HitOut(BaseModel):
     paragraph: int
     text: str
     score: float = Field(description="Fused retrieval score (higher is better).")
+    page: int | None = None
+    heading: str = ""
 
 
 class UnsupportedOut(BaseModel):
@@ -70,6 +74,8 @@ class PassageOut(BaseModel):
     source: str
     paragraph: int
     text: str
+    heading: str = ""
+    page: int | None = None
 
 
 class HealthOut(BaseModel):

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import pysbd
@@ -87,10 +88,16 @@ def sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
     return tuple(spans)
 
 
-def passage_id(source: str, paragraph: int, text: str) -> str:
-    """Return a stable id from source, position and a hash of the text."""
-    digest = hashlib.sha256(f"{source}\x00{paragraph}\x00{text}".encode()).hexdigest()
-    return digest[:24]
+def passage_id(source: str, paragraph: int, text: str, heading: str = "", page: int | None = None) -> str:
+    """Return a stable id from source, position, heading, page and a hash of the text.
+
+    The heading and page are part of it because they are stored with the passage: a passage
+    whose heading changed is a new row, never an old row with stale metadata.
+    """
+    key = f"{source}\x00{paragraph}\x00{text}"
+    if heading or page is not None:
+        key += f"\x00{heading}\x00{page if page is not None else ''}"
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
 def _blocks(text: str) -> list[str]:
@@ -132,12 +139,50 @@ def split_document(doc: Document, *, sentences: bool = True) -> list[Passage]:
         number = len(passages) + 1
         passages.append(
             Passage(
-                passage_id=passage_id(doc.source, number, body),
+                passage_id=passage_id(doc.source, number, body, heading),
                 source=doc.source,
                 paragraph=number,
                 text=body,
                 heading=heading,
                 sentences=sentence_spans(body) if sentences else (),
+            )
+        )
+    return passages
+
+
+@dataclass(frozen=True)
+class Block:
+    """A unit of a laid-out document: a heading, or a paragraph of text, with the page it starts on."""
+
+    text: str
+    heading: bool = False
+    page: int | None = None
+
+
+def split_blocks(source: str, blocks: Sequence[Block], *, sentences: bool = True) -> list[Passage]:
+    """Return the content paragraphs of parsed blocks as passages numbered from 1, each under its latest heading."""
+    passages: list[Passage] = []
+    heading = ""
+    for block in blocks:
+        text = block.text.strip()
+        if not text:
+            continue
+        if block.heading:
+            heading = " ".join(text.split())
+            continue
+        body = "\n".join(ln for ln in text.split("\n") if not is_boilerplate(ln)).strip()
+        if not body:
+            continue
+        number = len(passages) + 1
+        passages.append(
+            Passage(
+                passage_id=passage_id(source, number, body, heading, block.page),
+                source=source,
+                paragraph=number,
+                text=body,
+                heading=heading,
+                sentences=sentence_spans(body) if sentences else (),
+                page=block.page,
             )
         )
     return passages

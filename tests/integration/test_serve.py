@@ -56,7 +56,7 @@ def test_ask_answers_a_seed_question_with_checkable_citations(http: httpx.Client
         assert c["text"][c["start"] : c["end"]] == c["quote"]
         assert c["source"] == SEED
         passage = http.get(f"/api/passages/{c['passage_id']}").json()
-        assert passage == {"passage_id": c["passage_id"], "source": SEED, "paragraph": c["paragraph"], "text": c["text"]}
+        assert passage == {"passage_id": c["passage_id"], "source": SEED, "paragraph": c["paragraph"], "text": c["text"], "heading": c["heading"], "page": None}
 
 
 def test_stream_delivers_the_same_answer_as_events(http: httpx.Client) -> None:

@@ -40,7 +40,7 @@ def test_ask_returns_exactly_the_cli_object(client: TestClient, runtime: Runtime
     assert _without_timings(body) == _without_timings(runtime.chain.ask(QUESTION).to_dict())
     assert body["refused"] is False and "[1]" in body["answer"]
     c = body["citations"][0]
-    assert set(c) == {"n", "passage_id", "source", "paragraph", "text", "quote", "start", "end", "support"}
+    assert set(c) == {"n", "passage_id", "source", "paragraph", "text", "quote", "start", "end", "support", "heading", "page"}
     assert c["text"][c["start"] : c["end"]] == c["quote"] == "Antony Blinken is the U.S. Secretary of State."
     assert c["source"] == "blinken.txt" and c["paragraph"] == 1
 
@@ -93,7 +93,7 @@ def test_passage_by_id_and_unknown_id(client: TestClient) -> None:
     cited = client.post("/api/ask", json={"question": QUESTION}).json()["citations"][0]
     r = client.get(f"/api/passages/{cited['passage_id']}")
     assert r.status_code == 200
-    assert r.json() == {k: cited[k] for k in ("passage_id", "source", "paragraph", "text")}
+    assert r.json() == {k: cited[k] for k in ("passage_id", "source", "paragraph", "text", "heading", "page")}
     r = client.get("/api/passages/does-not-exist")
     assert r.status_code == 404 and "does-not-exist" in r.json()["detail"]
 

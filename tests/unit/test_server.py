@@ -44,7 +44,7 @@ def test_serve_binds_loopback_unless_told_and_shuts_down_gracefully(
     monkeypatch: pytest.MonkeyPatch, settings: Settings, ephemeral_client: Any, tmp_path: Path, argv: list[str], host: str, port: int
 ) -> None:
     runtime = fake_runtime(settings, ephemeral_client, tmp_path / "docs")
-    monkeypatch.setattr(qa.server, "build_runtime", lambda s: runtime)
+    monkeypatch.setattr(qa.server, "build_runtime", lambda s, **kw: runtime)
     seen: dict[str, Any] = {}
 
     def run(server: Any) -> None:
