@@ -58,13 +58,24 @@ EVAL = ROOT.parent / "shared" / "eval"
 
 
 class MemoEmbedder:
-    """Embed each distinct text once; count how many texts were really encoded and the time spent doing it."""
+    """Embed each distinct text once (kept on disk between runs); count the texts really encoded and the time it took."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, path: Path) -> None:
         self.inner, self.name, self.dim = inner, inner.name, inner.dim
+        self.path = path
         self.memo: dict[str, np.ndarray] = {}
+        if path.with_suffix(".json").exists():
+            texts = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+            self.memo = dict(zip(texts, np.load(path.with_suffix(".npy")), strict=True))
+        self.reused = len(self.memo)
         self.encoded = 0
         self.seconds = 0.0
+
+    def save(self) -> None:
+        """Write the memo beside the corpus, for the next run."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(self.path.with_suffix(".npy"), np.stack(list(self.memo.values())))
+        self.path.with_suffix(".json").write_text(json.dumps(list(self.memo)), encoding="utf-8")
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         new = list(dict.fromkeys(t for t in texts if t not in self.memo))
@@ -258,15 +269,17 @@ def main() -> int:
     rate = len(fresh) / (time.perf_counter() - t)
     result["encode_sentences_per_s"] = round(rate, 1)
 
-    memo = MemoEmbedder(embedder)
+    memo = MemoEmbedder(embedder, Path(args.workdir) / f"memo-{settings.embed.backend}-{settings.embed.quantize}")
     store = open_store(settings, memo, open_client(settings), create=True)
-    report = ingest([docs], store, memo, max_file_bytes=10**9, progress=True)
+    report = ingest([docs], store, memo, max_file_bytes=10**9, progress=False)
+    memo.save()
     non_encode = report.seconds - memo.seconds
     result["ingest"] = {
         "passages": report.passages,
         "added": report.added,
         "seconds": round(report.seconds, 1),
         "distinct_sentences_encoded": memo.encoded,
+        "sentence_vectors_reused_from_an_earlier_run": memo.reused,
         "encode_seconds": round(memo.seconds, 1),
         "non_encode_seconds": round(non_encode, 1),
         "passages_per_s_measured": round(report.added / report.seconds, 1) if report.added else None,

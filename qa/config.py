@@ -43,6 +43,7 @@ class EmbedSettings(_Section):
         "onnx", description="torch: sentence-transformers; onnx: the same model exported once, served by onnxruntime."
     )
     quantize: Literal["none", "int8"] = Field("none", description="int8: dynamically quantised ONNX weights (onnx backend only).")
+    cache_dir: Path | None = Field(None, description="Where the ONNX export is cached; default: <paths.data_dir>/encoders.")
 
 
 class RetrieveSettings(_Section):
@@ -143,7 +144,9 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
             "paths": settings.paths.model_copy(
                 update={"seeds": rel(settings.paths.seeds), "data_dir": rel(settings.paths.data_dir)}
             ),
-            "embed": settings.embed.model_copy(update={"model_path": rel(settings.embed.model_path)}),
+            "embed": settings.embed.model_copy(
+                update={"model_path": rel(settings.embed.model_path), "cache_dir": rel(settings.embed.cache_dir)}
+            ),
             "answer": settings.answer.model_copy(update={"model_path": rel(settings.answer.model_path)}),
         }
     )

@@ -25,7 +25,7 @@ def open_embedder(settings: Settings) -> Embedder:
     if e.backend == "onnx":
         from qa.embed.onnx import OnnxEmbedder
 
-        cache = settings.paths.data_dir / "encoders"
+        cache = e.cache_dir or settings.paths.data_dir / "encoders"
         return OnnxEmbedder(e.model_name, e.model_path, cache, quantize=e.quantize, threads=e.torch_threads, batch_size=e.batch_size)
     if e.quantize != "none":
         raise ConfigError("embed.quantize: int8 needs embed.backend: onnx")

@@ -94,7 +94,8 @@ def export_onnx(model_path: Path, out: Path) -> dict[str, Any]:
             dynamo=False,
         )
     os.replace(tmp, out)
-    dim = int(st.get_sentence_embedding_dimension() or 0)
+    get_dim = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
+    dim = int(get_dim() or 0)
     log.info("exported %s to ONNX at %s in %.1f s", model_path, out, time.perf_counter() - started)
     return {"max_seq_length": max_len, "dim": dim, "opset": OPSET, "torch": torch.__version__}
 
