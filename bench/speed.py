@@ -83,6 +83,8 @@ def main() -> int:
     parser.add_argument("--squad-questions", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=5, help="passes over the seed questions")
     parser.add_argument("--baseline-ref", default="4b9bee2", help="commit whose qa/retrieve.py is today's retriever")
+    parser.add_argument("--squad-store", type=Path, help="reuse a data folder holding the SQuAD corpus (fp32 vectors), e.g. qa eval's")
+    parser.add_argument("--squad-collection", help="its collection name (qa eval's: eval-<digest>)")
     args = parser.parse_args()
 
     from qa.answer.chain import AnswerChain
@@ -148,17 +150,25 @@ def main() -> int:
         dev_docs = {r["doc_id"] for r in split_rows if r["split"] == "dev"}
         squad_dev = [r for r in qrows if r["doc_id"] in dev_docs]
         squad_q = [r["question"] for r in random.Random(0).sample(squad_dev, args.squad_questions)]
-        _squad_docs(work / "squad-dev", None, "dev")
-        corpora = (("seed article", base.paths.seeds, seed_q, args.repeat), ("1,557 SQuAD dev paragraphs", work / "squad-dev", squad_q, 1))
+        if args.squad_store is None:
+            _squad_docs(work / "squad-dev", None, "dev")
+        corpora = [("seed article", base.paths.seeds, seed_q, args.repeat), ("SQuAD dev paragraphs", work / "squad-dev", squad_q, 1)]
+        now_variant = "onnx" if base.embed.quantize == "none" else "onnx-int8"
         for corpus_name, folder, qs, repeat in corpora:
             chains = {}
             for name, cls in (("today", TodayRetriever), ("now", HybridRetriever)):
-                variant = variants["torch" if name == "today" else base.embed.backend if base.embed.quantize == "none" else "onnx-int8"]
+                variant, emb = variants["torch" if name == "today" else now_variant], embedders["torch" if name == "today" else now_variant]
                 s = variant.model_copy(update={"store": variant.store.model_copy(update={"collection": "c-" + corpus_name[:4].strip()})})
-                emb = embedders["torch" if name == "today" else ("onnx" if base.embed.quantize == "none" else "onnx-int8")]
-                store = open_store(s, emb, open_client(s), create=True)
-                ingest([folder], store, emb, max_file_bytes=10**8, progress=False)
+                if corpus_name.startswith("SQuAD") and args.squad_store is not None:
+                    # fp32 vectors are the same from torch and ONNX, so both read one store.
+                    s = s.model_copy(update={"paths": s.paths.model_copy(update={"data_dir": args.squad_store}),
+                                             "store": s.store.model_copy(update={"collection": args.squad_collection})})
+                    store = open_store(s, emb, open_client(s))
+                else:
+                    store = open_store(s, emb, open_client(s), create=True)
+                    ingest([folder], store, emb, max_file_bytes=10**8, progress=False)
                 chains[name] = AnswerChain(cls(store, emb, s.retrieve), answerer, s.limits)
+            corpus_name = f"{corpus_name} ({chains['now'].retriever.passage_count} passages)"
             lat: dict[str, list[float]] = defaultdict(list)
             stages: dict[str, dict[str, list[float]]] = {k: defaultdict(list) for k in chains}
             for q in qs[:10]:

@@ -156,8 +156,8 @@ class KeywordIndex:
 class _Rows:
     """A float32 matrix that grows by appending rows, with spare capacity so appends rarely copy."""
 
-    def __init__(self, dim: int) -> None:
-        self._data = np.zeros((0, dim), dtype=np.float32)
+    def __init__(self, dim: int, capacity: int = 0) -> None:
+        self._data = np.zeros((capacity, dim), dtype=np.float32)
         self.n = 0
 
     @property
@@ -166,10 +166,10 @@ class _Rows:
         return self._data[: self.n]
 
     def append(self, rows: np.ndarray) -> None:
-        """Append rows, doubling the capacity when full."""
+        """Append rows, growing the capacity by a quarter when full (a copy, so rarely)."""
         need = self.n + len(rows)
         if need > len(self._data):
-            grown = np.zeros((max(need, 2 * len(self._data), 64), self._data.shape[1]), dtype=np.float32)
+            grown = np.zeros((max(need, len(self._data) * 5 // 4 + 1024), self._data.shape[1]), dtype=np.float32)
             grown[: self.n] = self._data[: self.n]
             self._data = grown
         self._data[self.n : need] = rows
@@ -189,6 +189,31 @@ class DenseIndex:
         self.start = np.zeros(0, dtype=np.int64)  # first sentence row of each slot
         self.count = np.zeros(0, dtype=np.int64)  # sentence rows of each slot
         self.sentence_slot = np.zeros(0, dtype=np.int64)
+
+    @classmethod
+    def from_store(cls, store: PassageStore, slots: dict[str, int], dim: int) -> DenseIndex:
+        """Return the vectors of every stored passage, in the given slots (one sort, no per-passage arrays)."""
+        ids, vectors, s_ids, s_k, s_vectors = store.corpus_vectors()
+        n = len(slots)
+        dense = cls(dim)
+        # Room for about 5 % more without a copy: the first changes after start-up stay cheap.
+        dense.passages = _Rows(dim, n + n // 20 + 256)
+        dense.sentences = _Rows(dim, len(s_ids) + len(s_ids) // 20 + 1024)
+        p_matrix = np.zeros((n, dim), dtype=np.float32)
+        found = [(slots[pid], i) for i, pid in enumerate(ids) if pid in slots]
+        if found:
+            at, rows = np.array(found, dtype=np.int64).T
+            p_matrix[at] = vectors[rows]
+        s_slot = np.array([slots.get(pid, -1) for pid in s_ids], dtype=np.int64)
+        keep = s_slot >= 0
+        order = np.lexsort((s_k[keep], s_slot[keep]))
+        sentence_slot = s_slot[keep][order]
+        dense.passages.append(p_matrix)
+        dense.sentences.append(s_vectors[keep][order] if len(order) else np.zeros((0, dim), dtype=np.float32))
+        dense.count = np.bincount(sentence_slot, minlength=n).astype(np.int64)
+        dense.start = np.concatenate([[0], np.cumsum(dense.count)[:-1]]).astype(np.int64)
+        dense.sentence_slot = sentence_slot
+        return dense
 
     def add(self, passage_vectors: np.ndarray, sentence_vectors: Sequence[np.ndarray]) -> None:
         """Append the vectors of new slots, in slot order."""
@@ -268,10 +293,8 @@ class HybridRetriever:
     def _build(self) -> CorpusIndex:
         started = time.perf_counter()
         passages = self.store.all_passages()
-        vectors, sentence_vectors = self.store.corpus_vectors()
         keyword = KeywordIndex(passages)
-        dense = DenseIndex(self.embedder.dim)
-        self._add_vectors(dense, passages, vectors, sentence_vectors)
+        dense = DenseIndex.from_store(self.store, keyword.by_id, self.embedder.dim)
         log.info("corpus index built over %d passages in %.1f s", keyword.size, time.perf_counter() - started)
         return CorpusIndex(keyword, dense)
 

@@ -217,26 +217,31 @@ class PassageStore:
         page = self._col.get(ids=list(ids), include=["embeddings"])
         return {pid: np.asarray(e, dtype=np.float32) for pid, e in zip(page["ids"], page["embeddings"], strict=False)}
 
-    def corpus_vectors(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Return every passage vector and, per passage, its sentence vectors in sentence order (paged reads)."""
-        passages: dict[str, np.ndarray] = {}
+    def corpus_vectors(self) -> tuple[list[str], np.ndarray, list[str], np.ndarray, np.ndarray]:
+        """Return every passage id and vector, and every sentence row's passage id, position and vector (paged reads)."""
+        ids: list[str] = []
+        blocks: list[np.ndarray] = []
         offset = 0
         while True:
             page = self._col.get(include=["embeddings"], limit=_GET_PAGE, offset=offset)
-            passages.update(zip(page["ids"], np.asarray(page["embeddings"], dtype=np.float32), strict=False))
+            ids.extend(page["ids"])
+            blocks.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(-1, self.dim))
             if len(page["ids"]) < _GET_PAGE:
                 break
             offset += _GET_PAGE
-        rows: dict[str, list[tuple[int, np.ndarray]]] = {}
+        s_ids: list[str] = []
+        s_k: list[int] = []
+        s_blocks: list[np.ndarray] = []
         offset = 0
         while True:
             page = self._sents.get(include=["embeddings", "metadatas"], limit=_GET_PAGE, offset=offset)
-            for meta, emb in zip(page["metadatas"], np.asarray(page["embeddings"], dtype=np.float32), strict=False):
-                rows.setdefault(str(meta["passage_id"]), []).append((int(meta["k"]), emb))
+            s_ids.extend(str(m["passage_id"]) for m in page["metadatas"])
+            s_k.extend(int(m["k"]) for m in page["metadatas"])
+            s_blocks.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(-1, self.dim))
             if len(page["ids"]) < _GET_PAGE:
                 break
             offset += _GET_PAGE
-        return passages, {pid: np.stack([v for _, v in sorted(r, key=lambda t: t[0])]) for pid, r in rows.items()}
+        return ids, np.concatenate(blocks), s_ids, np.asarray(s_k, dtype=np.int64), np.concatenate(s_blocks)
 
     def sentence_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Return, per passage id, its sentence vectors in sentence order."""
