@@ -83,10 +83,48 @@ def cold_start(root: Path, data: Path) -> dict[str, float]:
             proc.wait()
 
 
+def warm_side_by_side(roots: dict[str, Path], data: dict[str, Path], requests: int) -> dict[str, dict[str, float]]:
+    """Run both servers at once and alternate warm POST /api/ask between them; return latency percentiles."""
+    procs, urls = {}, {}
+    lines = (ROOT.parent / "shared" / "eval" / "seed_dev.jsonl").read_text().splitlines()
+    questions = [json.loads(line)["question"] for line in lines if line.strip()]
+    try:
+        for name, root in roots.items():
+            port = _free_port()
+            cmd = [str(BIN / "python"), "-m", "qa.cli", "serve", "--port", str(port)]
+            procs[name] = subprocess.Popen(cmd, cwd=root, env=_env(root, data[name]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            urls[name] = f"http://127.0.0.1:{port}"
+        clients = {name: httpx.Client(base_url=url, timeout=120) for name, url in urls.items()}
+        for client in clients.values():
+            while True:
+                try:
+                    if client.post("/api/ask", json={"question": QUESTION}).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            for q in questions:
+                client.post("/api/ask", json={"question": q})
+        ms: dict[str, list[float]] = {k: [] for k in clients}
+        for i in range(requests):
+            for name, client in clients.items():
+                t = time.perf_counter()
+                client.post("/api/ask", json={"question": questions[i % len(questions)]}).raise_for_status()
+                ms[name].append((time.perf_counter() - t) * 1000)
+        return {k: {"p50": round(statistics.median(v), 1), "p95": round(statistics.quantiles(v, n=20)[18], 1), "n": len(v)} for k, v in ms.items()}  # noqa: E501
+    finally:
+        for p in procs.values():
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline-root", required=True, type=Path)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--warm", type=int, default=200, help="warm requests per server, alternating between the two (0: skip)")
     args = parser.parse_args()
     roots = {"today": args.baseline_root.resolve(), "now": ROOT}
     runs: dict[str, list[dict[str, float]]] = {k: [] for k in roots}
@@ -103,8 +141,13 @@ def main() -> int:
                 loads.append(os.getloadavg()[0])
                 runs[name].append(cold_start(root, data[name]))
                 print(name, runs[name][-1], f"load {loads[-1]:.1f}", flush=True)
-    result: dict[str, Any] = {"load_average": [round(x, 2) for x in loads], "runs": runs}
+        warm = warm_side_by_side(roots, data, args.warm) if args.warm else {}
+        for name, stats in warm.items():
+            print(f"{name}: warm over HTTP p50 {stats['p50']} ms, p95 {stats['p95']} ms (n={stats['n']})", flush=True)
+    result: dict[str, Any] = {"load_average": [round(x, 2) for x in loads], "runs": runs, "warm_http_ms": warm}
     for name, rs in runs.items():
+        if not rs:
+            continue
         result[name] = {k: statistics.median(r[k] for r in rs) for k in ("wall_s", "cpu_s", "rss_mb")}
         print(f"{name}: median wall {result[name]['wall_s']} s, CPU {result[name]['cpu_s']} s, RSS {result[name]['rss_mb']} MB")
     out = ROOT / "bench" / "out"
