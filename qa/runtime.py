@@ -11,7 +11,7 @@ from qa.answer.chain import AnswerChain
 from qa.answer.providers import make_answerer
 from qa.config import Settings, apply_offline_environment
 from qa.embed import Embedder
-from qa.errors import ProviderError
+from qa.errors import ConfigError, ProviderError
 from qa.retrieve import HybridRetriever
 from qa.store import PassageStore, make_client
 
@@ -19,11 +19,18 @@ log = logging.getLogger(__name__)
 
 
 def open_embedder(settings: Settings) -> Embedder:
-    """Return the configured sentence-transformers embedder, loaded by path."""
+    """Return the configured embedder: the ONNX export (made once, cached in the data folder) or sentence-transformers."""
     apply_offline_environment()
+    e = settings.embed
+    if e.backend == "onnx":
+        from qa.embed.onnx import OnnxEmbedder
+
+        cache = e.cache_dir or settings.paths.data_dir / "encoders"
+        return OnnxEmbedder(e.model_name, e.model_path, cache, quantize=e.quantize, threads=e.torch_threads, batch_size=e.batch_size)
+    if e.quantize != "none":
+        raise ConfigError("embed.quantize: int8 needs embed.backend: onnx")
     from qa.embed import SentenceTransformerEmbedder
 
-    e = settings.embed
     return SentenceTransformerEmbedder(e.model_name, e.model_path, e.torch_threads, e.batch_size)
 
 
@@ -42,6 +49,8 @@ def open_store(settings: Settings, embedder: Embedder, client: Any | None = None
         embedder.dim,
         create=create,
         mode=settings.store.mode,
+        backend=settings.embed.backend,
+        quantize=settings.embed.quantize,
     )
 
 

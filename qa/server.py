@@ -6,6 +6,7 @@ import importlib
 import ipaddress
 import logging
 import threading
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -37,9 +38,58 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _mount_ui_when_ready(app: FastAPI, runtime: Runtime, ui_import: threading.Thread, *, host: str, port: int) -> Any:
+    """Return a coroutine that mounts the chat at / once Gradio is imported, inside the running server."""
+
+    async def mount() -> None:
+        try:
+            await _mount(app, runtime, ui_import, host=host, port=port)
+        except Exception:
+            log.exception("the chat could not be mounted at /; the API keeps serving")
+
+    return mount()
+
+
+async def _mount(app: FastAPI, runtime: Runtime, ui_import: threading.Thread, *, host: str, port: int) -> None:
+    """Wait for the Gradio import, build the chat and mount it at / in the running app."""
+    import asyncio
+
+    await asyncio.to_thread(ui_import.join)
+    import gradio as gr
+
+    from ui.app import build_blocks, ui_assets
+
+    blocks = await asyncio.to_thread(build_blocks, runtime.chain)
+    # The placeholder goes first, so / reaches the chat from the next request on.
+    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "name", "") != "chat-loading"]
+    gr.mount_gradio_app(app, blocks, path="/", server_name=host, server_port=port, **ui_assets())
+    # The server is already running, so the lifespan hook mount_gradio_app installs will not run: start the queue here.
+    blocks.run_startup_events()
+    await blocks.run_extra_startup_events()
+    log.info("chat mounted at /")
+
+
+def _placeholder(app: FastAPI) -> None:
+    """Answer / with a page that reloads itself until the chat is mounted (a second or two after start)."""
+    from fastapi.responses import HTMLResponse
+
+    page = '<html><head><meta http-equiv="refresh" content="1"></head><body>The chat is starting…</body></html>'
+
+    @app.get("/", include_in_schema=False, name="chat-loading")
+    def chat_loading() -> HTMLResponse:
+        return HTMLResponse(page, status_code=503, headers={"Retry-After": "1"})
+
+
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
-    """Serve until SIGINT/SIGTERM; open connections get server.graceful_timeout_s to finish."""
+    """Serve until SIGINT/SIGTERM; open connections get server.graceful_timeout_s to finish.
+
+    The answer API is served as soon as the runtime is built; the chat (Gradio, seconds to
+    import) is imported in a thread meanwhile and mounted at / when ready, so the first
+    answer does not wait for the UI.
+    """
     apply_offline_environment()
+    import asyncio
+
     import uvicorn
 
     host = host or settings.server.host
@@ -54,15 +104,15 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     runtime.documents = open_service(runtime, url=f"http://{host}:{port}")
     # A configured provider that cannot be reached stops start-up with one clear error, not a stack trace per question.
     check_answerer(runtime.answerer)
-    ui_import.join()
-    app = create_server_app(runtime, host=host, port=port)
+    app = create_app(runtime)
+    _placeholder(app)
     if not is_loopback(host):
         log.warning(
             "binding %s: other machines can reach this server%s",
             host,
             "" if settings.server.api_key else "; set QA_API_KEY to require a key for /api",
         )
-    log.info("serving the chat at http://%s:%d/ , the API at /api and its docs at /docs", host, port)
+    log.info("serving the API at http://%s:%d/api and its docs at /docs; the chat at / in a moment", host, port)
     config = uvicorn.Config(
         app,
         host=host,
@@ -72,8 +122,17 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
         log_config=None,  # keep the CLI's logging setup
         access_log=False,
     )
+    server = uvicorn.Server(config)
+
+    async def main() -> None:
+        ui = asyncio.create_task(_mount_ui_when_ready(app, runtime, ui_import, host=host, port=port))
+        try:
+            await server.serve()
+        finally:
+            ui.cancel()
+
     try:
-        uvicorn.Server(config).run()
+        asyncio.run(main())
     except KeyboardInterrupt:
         # uvicorn re-raises the signal it caught once shut down; Ctrl-C is a normal way to stop.
         log.info("stopped")

@@ -131,12 +131,25 @@ class PassageStore:
     write, so an ingest that fails before storing anything leaves no empty collection behind.
     """
 
-    def __init__(self, client: Any, name: str, model_name: str, dim: int, *, create: bool, mode: str = "embedded") -> None:
+    def __init__(
+        self,
+        client: Any,
+        name: str,
+        model_name: str,
+        dim: int,
+        *,
+        create: bool,
+        mode: str = "embedded",
+        backend: str = "torch",
+        quantize: str = "none",
+    ) -> None:
         self._client = client
         self.name = name
         self.model_name = model_name
         self.dim = dim
         self.mode = mode
+        self.backend = backend
+        self.quantize = quantize
         self._col: Any = None
         self._sents: Any = None
         try:
@@ -152,7 +165,13 @@ class PassageStore:
         return "restart the server; if it persists, rebuild the store with `qa ingest --rebuild`"
 
     def _metadata(self) -> dict[str, Any]:
-        return {"hnsw:space": "cosine", "embedding_model": self.model_name, "embedding_dim": self.dim}
+        return {
+            "hnsw:space": "cosine",
+            "embedding_model": self.model_name,
+            "embedding_dim": self.dim,
+            "embedding_backend": self.backend,
+            "embedding_quantize": self.quantize,
+        }
 
     def _open(self, *, create: bool) -> None:
         """(Re)acquire the collection handles; without ``create`` a missing store is an error, with it creation waits for a write."""
@@ -189,6 +208,15 @@ class PassageStore:
                 f"the store '{self.name}' was built with model {stored_model!r} (dim {stored_dim}), "
                 f"but this configuration uses {self.model_name!r} (dim {self.dim}); "
                 "rebuild it with `qa ingest --rebuild` (or POST /api/reindex on a running server)"
+            )
+        # torch and fp32 ONNX give the same vectors (cosine >= 0.9999, tests/integration/test_onnx_embed.py);
+        # int8 weights do not: a store holds the vectors of one quantisation. Older stores recorded none: fp32.
+        stored_quantize = meta.get("embedding_quantize", "none")
+        if stored_quantize != self.quantize:
+            raise StoreError(
+                f"the store '{self.name}' holds vectors quantised as {stored_quantize!r} "
+                f"(backend {meta.get('embedding_backend', 'torch')!r}), but this configuration uses embed.quantize {self.quantize!r}; "
+                "set embed.quantize back or rebuild it with `qa ingest --rebuild`"
             )
         if meta.get("hnsw:space", "cosine") != "cosine":
             raise StoreError(f"the store '{self.name}' does not use cosine distance; rebuild it with `qa ingest --rebuild`")
@@ -389,6 +417,36 @@ class PassageStore:
             return {}
         page = self._col.get(ids=list(ids), include=["embeddings"])
         return {pid: np.asarray(e, dtype=np.float32) for pid, e in zip(page["ids"], page["embeddings"], strict=False)}
+
+    @_chroma
+    def corpus_vectors(self) -> tuple[list[str], np.ndarray, list[str], np.ndarray, np.ndarray]:
+        """Return every passage id and vector, and every sentence row's passage id, position and vector (paged reads)."""
+        if self._col is None or self._sents is None:
+            empty = np.zeros((0, self.dim), dtype=np.float32)
+            return [], empty, [], np.zeros(0, dtype=np.int64), empty
+        ids: list[str] = []
+        blocks: list[np.ndarray] = []
+        offset = 0
+        while True:
+            page = self._col.get(include=["embeddings"], limit=_GET_PAGE, offset=offset)
+            ids.extend(page["ids"])
+            blocks.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(-1, self.dim))
+            if len(page["ids"]) < _GET_PAGE:
+                break
+            offset += _GET_PAGE
+        s_ids: list[str] = []
+        s_k: list[int] = []
+        s_blocks: list[np.ndarray] = []
+        offset = 0
+        while True:
+            page = self._sents.get(include=["embeddings", "metadatas"], limit=_GET_PAGE, offset=offset)
+            s_ids.extend(str(m["passage_id"]) for m in page["metadatas"])
+            s_k.extend(int(m["k"]) for m in page["metadatas"])
+            s_blocks.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(-1, self.dim))
+            if len(page["ids"]) < _GET_PAGE:
+                break
+            offset += _GET_PAGE
+        return ids, np.concatenate(blocks), s_ids, np.asarray(s_k, dtype=np.int64), np.concatenate(s_blocks)
 
     @_chroma
     def sentence_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:

@@ -110,6 +110,8 @@ def server_env(tmp: Path, data_dir: Path) -> dict[str, str]:
             "PYTHONPATH": os.pathsep.join([str(guard), str(ROOT)]),
             "QA_TEST_OUTBOUND_LOG": str(tmp / "outbound.log"),
             "QA_TEST_GUARD_ARMED": str(tmp / "guard-armed.log"),
+            # One ONNX export per checkout (as the real_embedder fixture uses), not one per test server.
+            "QA_EMBED__CACHE_DIR": str(ROOT / ".qa-data" / "encoders"),
         }
     )
     return env
@@ -144,7 +146,8 @@ def _wait_ready(server: LiveServer) -> None:
         if server.proc.poll() is not None:
             raise RuntimeError(f"qa serve exited with {server.proc.returncode}:\n{server.log_tail()}")
         try:
-            if httpx.get(f"{server.url}/api/health", timeout=2.0).status_code == 200:
+            # The API answers first; the chat is mounted at / a moment later.
+            if httpx.get(f"{server.url}/api/health", timeout=2.0).status_code == 200 and httpx.get(server.url, timeout=2.0).status_code == 200:
                 return
         except httpx.TransportError:
             pass

@@ -83,7 +83,51 @@ def test_an_ingest_after_start_is_picked_up_without_a_restart(
     (docs / "stars.txt").write_text("Sirius is the brightest star in the night sky.\n")
     emb = HashEmbedder()
     ingest([docs], open_store(settings, emb, ephemeral_client), emb, max_file_bytes=10_000, progress=False)
+    retriever.settings = retriever.settings.model_copy(update={"stale_after_s": 0.0})
+    retriever.retrieve("anything")  # notices the change and rebuilds off the request path
+    retriever.wait_for_refresh(timeout=30)
     hits = retriever.retrieve("Which is the brightest star in the night sky?", top_k=5)
     assert hits[0].passage.text == "Sirius is the brightest star in the night sky."
     assert not any("Bananas" in h.passage.text for h in retriever.retrieve("Which fruit is yellow?", top_k=5))
     assert retriever.passage_count == 3
+
+
+def _same_hits(a: list[Any], b: list[Any]) -> None:
+    assert [h.passage.passage_id for h in a] == [h.passage.passage_id for h in b]
+    assert np.allclose([h.score for h in a], [h.score for h in b], atol=1e-5)
+    assert [np.round(h.sentence_sims, 5).tolist() for h in a] == [np.round(h.sentence_sims, 5).tolist() for h in b]
+
+
+def test_apply_change_updates_the_index_in_place_as_a_full_rebuild_would(
+    retriever: HybridRetriever, settings: Settings
+) -> None:
+    from qa.ingest.split import split_document, with_sentences
+    from qa.types import Document
+
+    store, emb = retriever.store, retriever.embedder
+    new = [with_sentences(p) for p in split_document(Document("stars.txt", "Sirius is the brightest star in the night sky.\nVega is bright too."), sentences=False)]
+    store.add(new, [emb.embed([p.text[s:e] for s, e in p.sentences]) for p in new])
+    gone = [h.passage.passage_id for h in retriever.retrieve("bananas yellow", top_k=1)]
+    store.delete(gone)
+    retriever.apply_change(new, gone)
+    assert retriever.passage_count == 5
+    assert retriever.retrieve("Which is the brightest star?", top_k=1)[0].passage.text.startswith("Sirius")
+    assert retriever.get(gone[0]) is None
+    fresh = HybridRetriever(store, emb, settings.retrieve)
+    for q in ("brightest star", "Which river flows through Paris?", "bananas", "apples in orchards"):
+        _same_hits(retriever.retrieve(q, top_k=5), fresh.retrieve(q, top_k=5))
+
+
+def test_exact_and_store_ranked_candidates_agree(retriever: HybridRetriever) -> None:
+    exact = [retriever.retrieve(q, top_k=4) for q in ("river Paris", "yellow fruit", "Budapest")]
+    retriever.settings = retriever.settings.model_copy(update={"exact_max_sentences": 0})
+    via_store = [retriever.retrieve(q, top_k=4) for q in ("river Paris", "yellow fruit", "Budapest")]
+    for a, b in zip(exact, via_store, strict=True):
+        _same_hits(a, b)
+
+
+def test_apply_change_refuses_passages_the_store_lacks(retriever: HybridRetriever) -> None:
+    from qa.types import Passage
+
+    with pytest.raises(ValueError, match="not in the store"):
+        retriever.apply_change([Passage("nope", "x.txt", 1, "text", sentences=((0, 4),))], [])

@@ -1,4 +1,4 @@
-"""Sentence-transformers embedder behind a small protocol."""
+"""Sentence embedders behind a small protocol: sentence-transformers on torch, or the same model exported to ONNX."""
 
 from __future__ import annotations
 

@@ -1,0 +1,55 @@
+"""A store records how its vectors were made; one built with other vectors is refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from qa.config import Settings
+from qa.errors import StoreError
+from qa.runtime import open_store
+from qa.ingest.split import split_document
+from qa.store import PassageStore
+from qa.testing import HashEmbedder
+from qa.types import Document
+
+
+def _with(settings: Settings, **embed: Any) -> Settings:
+    return settings.model_copy(update={"embed": settings.embed.model_copy(update=embed)})
+
+
+def _stored(settings: Settings, client: Any) -> PassageStore:
+    """Open the store and write one passage: collections are created by the first write."""
+    emb = HashEmbedder()
+    store = open_store(settings, emb, client, create=True)
+    passages = split_document(Document("a.txt", "One sentence here."))
+    store.add(passages, [emb.embed([p.text[a:b] for a, b in p.sentences]) for p in passages])
+    return store
+
+
+def test_provenance_is_recorded(settings: Settings, ephemeral_client: Any) -> None:
+    _stored(_with(settings, backend="onnx", quantize="int8"), ephemeral_client)
+    meta = ephemeral_client.get_collection(settings.store.collection).metadata
+    assert (meta["embedding_backend"], meta["embedding_quantize"]) == ("onnx", "int8")
+
+
+def test_other_quantisation_is_refused(settings: Settings, ephemeral_client: Any) -> None:
+    _stored(_with(settings, backend="onnx", quantize="none"), ephemeral_client)
+    with pytest.raises(StoreError, match="quantised as 'none'.*embed.quantize 'int8'.*--rebuild"):
+        open_store(_with(settings, backend="onnx", quantize="int8"), HashEmbedder(), ephemeral_client)
+
+
+def test_fp32_torch_and_onnx_share_a_store(settings: Settings, ephemeral_client: Any) -> None:
+    _stored(_with(settings, backend="torch", quantize="none"), ephemeral_client)
+    assert open_store(_with(settings, backend="onnx", quantize="none"), HashEmbedder(), ephemeral_client).count() == 1
+
+
+def test_a_store_from_before_provenance_counts_as_fp32(settings: Settings, ephemeral_client: Any) -> None:
+    emb = HashEmbedder()
+    old = {"hnsw:space": "cosine", "embedding_model": emb.name, "embedding_dim": emb.dim}
+    for name in (settings.store.collection, f"{settings.store.collection}-sentences"):
+        ephemeral_client.create_collection(name=name, embedding_function=None, metadata=old)
+    assert open_store(_with(settings, quantize="none"), emb, ephemeral_client).count() == 0
+    with pytest.raises(StoreError, match="quantised"):
+        open_store(_with(settings, quantize="int8"), emb, ephemeral_client)
