@@ -262,6 +262,8 @@ class PassageStore:
         """Return the corpus version: it changes with every write by any process."""
         if self.name not in _names(self._client):
             return ""
+        if self._col is None:  # another process created the store since this one opened it
+            self._open(create=True)
         col = self._client.get_collection(name=self.name, embedding_function=None)
         return str((col.metadata or {}).get(VERSION_KEY, ""))
 

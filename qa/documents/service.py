@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Collection, Sequence
@@ -23,10 +24,19 @@ from qa.types import Passage
 log = logging.getLogger(__name__)
 
 MAX_NAME_CHARS = 255
+WRITER_NICE = 10
 # Server mode: how often a serving process asks the store whether another process changed it.
 POLL_S = 1.0
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 INTERRUPTED = "interrupted: the server stopped before this job finished; nothing of it is in the store, upload the file again"
+
+
+def _yield_to_questions() -> None:
+    """Lower the writer thread's CPU priority: on a busy machine, questions asked during an upload go first."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICE)  # Linux: a thread is a schedulable task
+    except (AttributeError, OSError) as exc:
+        log.info("cannot lower the writer thread's priority (%s); uploads compete with questions for the CPU", exc)
 
 
 def check_name(name: str) -> str:
@@ -79,7 +89,7 @@ class DocumentService:
         self._refresh = refresh
         self._lock = lock
         library.on_change = self._changed
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-writer")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-writer", initializer=_yield_to_questions)
         self._stop = threading.Event()
         self._seen_version = ""
         self._poller = threading.Thread(target=self._poll, name="qa-corpus-version", daemon=True) if poll else None

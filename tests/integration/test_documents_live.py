@@ -243,6 +243,15 @@ def test_two_servers_over_one_chroma_server_see_each_others_documents(tmp_path: 
             while "another process changed the store" not in b.log_tail(20000):
                 assert time.monotonic() < deadline, b.log_tail()
                 time.sleep(0.2)
+            # `qa ingest --rebuild` from a third process drops and rebuilds the collections under both servers:
+            # they reopen them and keep answering (no "collection does not exist" 500s).
+            rebuilt = subprocess.run([str(BIN / "qa"), "ingest", "--rebuild", "-q"], cwd=ROOT,
+                                     env={**server_env(a_tmp, tmp_path / "data-a"), **env}, capture_output=True, text=True, timeout=300)
+            assert rebuilt.returncode == 0, rebuilt.stderr
+            for h in (ha, hb):
+                r = h.post("/api/ask", json={"question": QUESTION})
+                assert r.status_code == 200 and "Miriam Oduya" in r.json()["answer"], r.text
+                assert h.get("/api/health").status_code == 200
     finally:
         a.stop()
         b.stop()
