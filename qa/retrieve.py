@@ -71,10 +71,6 @@ class KeywordIndex:
         """Return, per slot, whether its passage is live."""
         return self._live
 
-    def live_passages(self) -> list[Passage]:
-        """Return the live passages in slot order."""
-        return [p for p in self.passages if p is not None]
-
     def add(self, passages: Sequence[Passage]) -> None:
         """Index passages (a passage already indexed under its id is replaced)."""
         self.delete([p.passage_id for p in passages if p.passage_id in self.by_id])
@@ -227,10 +223,6 @@ class DenseIndex:
         self.start = np.concatenate([self.start, starts])
         self.count = np.concatenate([self.count, counts])
         self.sentence_slot = np.concatenate([self.sentence_slot, np.repeat(np.arange(first, first + len(counts)), counts)])
-
-
-class _StaleIndex(Exception):
-    """The keyword index no longer matches the store."""
 
 
 @dataclass(frozen=True)

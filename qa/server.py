@@ -38,8 +38,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _mount_ui_when_ready(app: FastAPI, runtime: Runtime, ui_import: threading.Thread, *, host: str, port: int) -> Any:
-    """Return a coroutine that mounts the chat at / once Gradio is imported, inside the running server."""
+def _mount_ui_at_startup(app: FastAPI, runtime: Runtime, ui_import: threading.Thread, *, host: str, port: int) -> None:
+    """Mount the chat at / once Gradio is imported, from a task the app's lifespan starts inside the running server."""
+    import asyncio
+    from contextlib import asynccontextmanager
+
+    previous = app.router.lifespan_context
 
     async def mount() -> None:
         try:
@@ -47,7 +51,16 @@ def _mount_ui_when_ready(app: FastAPI, runtime: Runtime, ui_import: threading.Th
         except Exception:
             log.exception("the chat could not be mounted at /; the API keeps serving")
 
-    return mount()
+    @asynccontextmanager
+    async def lifespan(a: Any) -> Any:
+        async with previous(a) as state:
+            task = asyncio.create_task(mount())
+            try:
+                yield state
+            finally:
+                task.cancel()
+
+    app.router.lifespan_context = lifespan
 
 
 async def _mount(app: FastAPI, runtime: Runtime, ui_import: threading.Thread, *, host: str, port: int) -> None:
@@ -88,8 +101,6 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     answer does not wait for the UI.
     """
     apply_offline_environment()
-    import asyncio
-
     import uvicorn
 
     host = host or settings.server.host
@@ -106,6 +117,7 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     check_answerer(runtime.answerer)
     app = create_app(runtime)
     _placeholder(app)
+    _mount_ui_at_startup(app, runtime, ui_import, host=host, port=port)
     if not is_loopback(host):
         log.warning(
             "binding %s: other machines can reach this server%s",
@@ -122,17 +134,8 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
         log_config=None,  # keep the CLI's logging setup
         access_log=False,
     )
-    server = uvicorn.Server(config)
-
-    async def main() -> None:
-        ui = asyncio.create_task(_mount_ui_when_ready(app, runtime, ui_import, host=host, port=port))
-        try:
-            await server.serve()
-        finally:
-            ui.cancel()
-
     try:
-        asyncio.run(main())
+        uvicorn.Server(config).run()
     except KeyboardInterrupt:
         # uvicorn re-raises the signal it caught once shut down; Ctrl-C is a normal way to stop.
         log.info("stopped")

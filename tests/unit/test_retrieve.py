@@ -131,3 +131,23 @@ def test_apply_change_refuses_passages_the_store_lacks(retriever: HybridRetrieve
 
     with pytest.raises(ValueError, match="not in the store"):
         retriever.apply_change([Passage("nope", "x.txt", 1, "text", sentences=((0, 4),))], [])
+
+
+def test_a_change_applied_during_a_rebuild_is_kept(retriever: HybridRetriever, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa.ingest.split import split_document, with_sentences
+    from qa.types import Document
+
+    store, emb = retriever.store, retriever.embedder
+    new = [with_sentences(p) for p in split_document(Document("stars.txt", "Sirius is the brightest star in the night sky."), sentences=False)]
+    real_build = retriever._build
+
+    def build_then_change_lands() -> Any:
+        index = real_build()  # the snapshot is taken before the change reaches the store
+        store.add(new, [emb.embed([p.text[s:e] for s, e in p.sentences]) for p in new])
+        retriever.apply_change(new, [])
+        return index
+
+    monkeypatch.setattr(retriever, "_build", build_then_change_lands)
+    retriever.refresh()
+    assert retriever.passage_count == 5
+    assert retriever.retrieve("brightest star", top_k=1)[0].passage.text.startswith("Sirius")

@@ -68,3 +68,34 @@ def test_one_app_serves_chat_api_and_docs(settings: Settings, ephemeral_client: 
         page = client.get("/")
         assert page.status_code == 200 and "<html" in page.text.lower()
         assert client.get("/config").json()["components"], "the Gradio app answers at /"
+
+
+def test_the_api_answers_before_the_chat_is_mounted_then_the_chat_appears(
+    settings: Settings, ephemeral_client: Any, tmp_path: Path
+) -> None:
+    import threading
+
+    from qa.api import create_app
+
+    runtime: Runtime = fake_runtime(settings, ephemeral_client, tmp_path / "docs")
+    app = create_app(runtime)
+    qa.server._placeholder(app)
+    gate = threading.Event()
+    ui_import = threading.Thread(target=gate.wait)  # "Gradio is still importing" until the gate opens
+    ui_import.start()
+    qa.server._mount_ui_at_startup(app, runtime, ui_import, host="127.0.0.1", port=7860)
+    with TestClient(app) as client:
+        waiting = client.get("/")
+        assert waiting.status_code == 503 and 'http-equiv="refresh"' in waiting.text
+        assert client.get("/api/health").json()["answerer"] == "quote-fake"
+        gate.set()
+        ui_import.join()
+        for _ in range(200):
+            page = client.get("/")
+            if page.status_code == 200:
+                break
+            import time
+
+            time.sleep(0.05)
+        assert page.status_code == 200 and "<html" in page.text.lower()
+        assert client.get("/config").json()["components"], "the Gradio app answers at /"
