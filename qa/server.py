@@ -20,11 +20,15 @@ def create_server_app(runtime: Runtime, *, host: str = "127.0.0.1", port: int = 
     """Return the API app with the chat UI mounted at /."""
     import gradio as gr
 
+    from ui import login
     from ui.app import build_blocks, ui_assets
 
-    app = create_app(runtime)
+    app = create_app(runtime, loopback=is_loopback(host))
+    if runtime.settings.server.api_key:
+        app.include_router(login.router(runtime.settings.server.api_key))
     blocks = build_blocks(runtime.chain)
-    return gr.mount_gradio_app(app, blocks, path="/", server_name=host, server_port=port, **ui_assets())
+    limit = runtime.settings.limits.max_file_bytes
+    return gr.mount_gradio_app(app, blocks, path="/", server_name=host, server_port=port, max_file_size=limit, **ui_assets())
 
 
 def is_loopback(host: str) -> bool:
@@ -56,9 +60,9 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
         log.warning(
             "binding %s: other machines can reach this server%s",
             host,
-            "" if settings.server.api_key else "; set QA_API_KEY to require a key for /api",
+            "" if settings.server.api_key else "; set QA_API_KEY to require a key on every route",
         )
-    log.info("serving the chat at http://%s:%d/ , the API at /api and its docs at /docs", host, port)
+    log.info("serving the chat at http://%s:%d/ , the API at /api, OpenAI's at /v1, MCP at /mcp and the docs at /docs", host, port)
     config = uvicorn.Config(
         app,
         host=host,

@@ -9,9 +9,9 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Security
 from fastapi.security import HTTPBearer
 
-from qa.api import ask, health, passages
+from qa.api import ask, health, mcp, openai, passages
 from qa.api.docs import offline_app
-from qa.api.errors import describe_validation_error, install_error_handlers
+from qa.api.errors import OPENAI_PREFIX, describe_validation_error, install_error_handlers, install_fallback_routes
 from qa.api.guard import ApiGuard
 from qa.api.schemas import API_PREFIX, ERRORS
 from qa.runtime import Runtime
@@ -19,8 +19,8 @@ from qa.runtime import Runtime
 __all__ = ["API_PREFIX", "create_app", "describe_validation_error"]
 
 
-def create_app(runtime: Runtime) -> FastAPI:
-    """Return the FastAPI app serving the answer API under /api (docs at /docs and /redoc)."""
+def create_app(runtime: Runtime, *, loopback: bool = True) -> FastAPI:
+    """Return the FastAPI app serving the answer API under /api, OpenAI's under /v1 (docs at /docs and /redoc)."""
     settings = runtime.settings
     app = offline_app()
     # The key is enforced by ApiGuard (before the body is read); this only documents it in /docs.
@@ -30,6 +30,15 @@ def create_app(runtime: Runtime) -> FastAPI:
     api.include_router(passages.router(runtime.retriever))
     api.include_router(health.router(runtime))
     app.include_router(api)
+    app.include_router(openai.router(runtime.chain), prefix=OPENAI_PREFIX, dependencies=security, responses=ERRORS, tags=["OpenAI"])
+    app.include_router(mcp.router(mcp.server(runtime), loopback=loopback))
+    # Last: wrong methods and unknown paths under our prefixes are 405/404 here, not the UI's 404 at /.
+    install_fallback_routes(app, (API_PREFIX, OPENAI_PREFIX))
     install_error_handlers(app)
-    app.add_middleware(ApiGuard, api_key=settings.server.api_key, max_body_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(
+        ApiGuard,
+        api_key=settings.server.api_key,
+        max_body_bytes=settings.limits.max_body_bytes,
+        max_upload_bytes=settings.limits.max_file_bytes,
+    )
     return app
