@@ -51,10 +51,13 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     # Importing Gradio takes seconds; do it while the model and store load.
     ui_import = threading.Thread(target=importlib.import_module, args=("ui.app",), name="import-ui", daemon=True)
     ui_import.start()
+    mcp_import = threading.Thread(target=importlib.import_module, args=("qa.api.mcp",), name="import-mcp", daemon=True)
+    mcp_import.start()
     runtime = build_runtime(settings)
     # A configured provider that cannot be reached stops start-up with one clear error, not a stack trace per question.
     check_answerer(runtime.answerer)
     ui_import.join()
+    mcp_import.join()
     app = create_server_app(runtime, host=host, port=port)
     if not is_loopback(host):
         log.warning(

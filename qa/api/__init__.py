@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Security
 from fastapi.security import HTTPBearer
 
-from qa.api import ask, health, mcp, openai, passages
+from qa.api import ask, health, openai, passages
 from qa.api.docs import offline_app
 from qa.api.errors import OPENAI_PREFIX, describe_validation_error, install_error_handlers, install_fallback_routes
 from qa.api.guard import ApiGuard
@@ -31,6 +31,8 @@ def create_app(runtime: Runtime, *, loopback: bool = True) -> FastAPI:
     api.include_router(health.router(runtime))
     app.include_router(api)
     app.include_router(openai.router(runtime.chain), prefix=OPENAI_PREFIX, dependencies=security, responses=ERRORS, tags=["OpenAI"])
+    from qa.api import mcp  # imported here: the MCP SDK takes a second to import (qa.server imports it beside the model load)
+
     app.include_router(mcp.router(mcp.server(runtime), loopback=loopback))
     # Last: wrong methods and unknown paths under our prefixes are 405/404 here, not the UI's 404 at /.
     install_fallback_routes(app, (API_PREFIX, OPENAI_PREFIX))

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from anyio import to_thread
 from fastapi import APIRouter, FastAPI
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
 
 from qa import tools
+from qa.errors import QAError
 from qa.runtime import Runtime
+
+T = TypeVar("T")
 
 MCP_PATH = "/mcp"
 INSTRUCTIONS = (
@@ -22,26 +26,34 @@ INSTRUCTIONS = (
 )
 
 
+async def _call(fn: Callable[..., T], *args: Any) -> T:
+    """Run a blocking library call in a worker thread; its user-facing errors become tool errors the model can read."""
+    try:
+        return await to_thread.run_sync(fn, *args)
+    except QAError as exc:
+        raise ToolError(str(exc)) from exc
+
+
 def server(runtime: Runtime) -> MCPServer:
     """Return the MCP server with the three tools."""
     mcp: MCPServer = MCPServer("qa", instructions=INSTRUCTIONS, version="1")
     chain, retriever = runtime.chain, runtime.retriever
 
-    # Async tools that run the (blocking) library in a worker thread, so one call never stalls the server's loop.
+    # Async tools, so one call never stalls the server's event loop.
     @mcp.tool()
     async def search(query: str, top_k: int = 5) -> list[dict[str, Any]]:
         """Return the document passages that best match the query, best first: passage_id, source, paragraph, heading, text, score."""
-        return await to_thread.run_sync(tools.search, chain, query, top_k)
+        return await _call(tools.search, chain, query, top_k)
 
     @mcp.tool()
     async def ask(question: str, history: list[dict[str, str]] | None = None) -> dict[str, Any]:
         """Answer a question from the documents: the answer with [n] markers, refused, and citations (passage_id, source, quote)."""
-        return await to_thread.run_sync(tools.ask, chain, question, history)
+        return await _call(tools.ask, chain, question, history)
 
     @mcp.tool()
     async def get_passage(passage_id: str) -> dict[str, Any]:
         """Return one passage by its passage_id (from a search hit or a citation): source, paragraph, heading and text."""
-        return await to_thread.run_sync(tools.get_passage, retriever, passage_id)
+        return await _call(tools.get_passage, retriever, passage_id)
 
     return mcp
 
