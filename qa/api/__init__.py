@@ -14,6 +14,7 @@ from qa.api.docs import offline_app
 from qa.api.errors import OPENAI_PREFIX, describe_validation_error, install_error_handlers, install_fallback_routes
 from qa.api.guard import ApiGuard
 from qa.api.schemas import API_PREFIX, ERRORS
+from qa.api.streams import answer_limiter
 from qa.runtime import Runtime
 
 __all__ = ["API_PREFIX", "create_app", "describe_validation_error"]
@@ -26,11 +27,13 @@ def create_app(runtime: Runtime, *, loopback: bool = True) -> FastAPI:
     # The key is enforced by ApiGuard (before the body is read); this only documents it in /docs.
     security = [Security(HTTPBearer(auto_error=False))] if settings.server.api_key else []
     api = APIRouter(prefix=API_PREFIX, dependencies=security, responses=ERRORS)
-    api.include_router(ask.router(runtime.chain))
+    answering = answer_limiter()  # shared by every route that answers
+    api.include_router(ask.router(runtime.chain, answering))
     api.include_router(passages.router(runtime.retriever))
     api.include_router(health.router(runtime))
     app.include_router(api)
-    app.include_router(openai.router(runtime.chain), prefix=OPENAI_PREFIX, dependencies=security, responses=ERRORS, tags=["OpenAI"])
+    v1 = openai.router(runtime.chain, answering)
+    app.include_router(v1, prefix=OPENAI_PREFIX, dependencies=security, responses=ERRORS, tags=["OpenAI"])
     from qa.api import mcp  # imported here: the MCP SDK takes a second to import (qa.server imports it beside the model load)
 
     app.include_router(mcp.router(mcp.server(runtime), loopback=loopback))

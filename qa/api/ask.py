@@ -6,12 +6,13 @@ import json
 from collections.abc import Generator, Iterator
 from typing import Any
 
+from anyio import CapacityLimiter
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from qa.answer.chain import AnswerChain
 from qa.api.schemas import AskRequest, AskResponse, ask_request
-from qa.api.streams import in_thread
+from qa.api.streams import answer_limiter, in_thread, run_limited
 from qa.errors import QAError
 from qa.types import Answer
 
@@ -38,23 +39,24 @@ def _events(first: str | Answer, rest: Iterator[str | Answer]) -> Generator[str,
             close()  # a client that went away frees its generation
 
 
-def router(chain: AnswerChain) -> APIRouter:
-    """Return the routes that answer questions."""
+def router(chain: AnswerChain, limiter: CapacityLimiter | None = None) -> APIRouter:
+    """Return the routes that answer questions (at most ``limiter.total`` answering at once)."""
     r = APIRouter()
+    slots = limiter or answer_limiter()
     # The schema states the configured limits (question length, history turns).
     body_type = ask_request(chain.limits)
 
-    def ask(body: AskRequest) -> JSONResponse:
+    async def ask(body: AskRequest) -> JSONResponse:
         """Return the cited answer: the same object `qa ask --json` prints."""
-        answer = chain.ask(body.question, [t.model_dump() for t in body.history], body.top_k)
+        answer = await run_limited(slots, chain.ask, body.question, [t.model_dump() for t in body.history], body.top_k)
         return JSONResponse(answer.to_dict())
 
-    def ask_stream(body: AskRequest) -> StreamingResponse:
+    async def ask_stream(body: AskRequest) -> StreamingResponse:
         """Stream `event: delta` ({"text"}) as the answer is produced, then `event: answer` with the full object."""
         events = chain.stream(body.question, [t.model_dump() for t in body.history], body.top_k)
-        first = next(events)  # validation happens here, so a bad request still gets a 4xx status
+        first = await run_limited(slots, next, events)  # validation happens here, so a bad request still gets a 4xx status
         return StreamingResponse(
-            in_thread(_events(first, events)),
+            in_thread(_events(first, events), slots),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

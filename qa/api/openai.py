@@ -16,13 +16,14 @@ import uuid
 from collections.abc import Generator, Iterator
 from typing import Annotated, Any, Literal
 
+from anyio import CapacityLimiter
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from qa.answer.chain import AnswerChain
 from qa.api.schemas import DEFAULT_LIMITS, CitationOut, Text
-from qa.api.streams import in_thread
+from qa.api.streams import answer_limiter, in_thread, run_limited
 from qa.errors import InputError, QAError
 from qa.types import Answer
 
@@ -189,9 +190,10 @@ def _chunks(reply: _Reply, first: str | Answer, rest: Iterator[str | Answer]) ->
     yield "data: [DONE]\n\n"
 
 
-def router(chain: AnswerChain) -> APIRouter:
-    """Return the OpenAI-compatible routes."""
+def router(chain: AnswerChain, limiter: CapacityLimiter | None = None) -> APIRouter:
+    """Return the OpenAI-compatible routes (at most ``limiter.total`` answering at once)."""
     r = APIRouter()
+    slots = limiter or answer_limiter()
 
     @r.get("/models", response_model=ModelList, summary="List the model (OpenAI-compatible)")
     def models() -> dict[str, Any]:
@@ -204,16 +206,16 @@ def router(chain: AnswerChain) -> APIRouter:
         responses={200: {"model": ChatCompletion, "content": {"text/event-stream": {}}}},
         summary="Answer the last user message (OpenAI-compatible)",
     )
-    def chat_completions(body: ChatCompletionRequest) -> JSONResponse | StreamingResponse:
+    async def chat_completions(body: ChatCompletionRequest) -> JSONResponse | StreamingResponse:
         """Return a chat.completion whose content is the cited answer (or, with `stream`, its chunks)."""
         question, history = to_question(body.messages, chain.limits.max_history_turns)
         reply = _Reply(body.model)
         if not body.stream:
-            return JSONResponse(reply.completion(chain.ask(question, history)))
+            return JSONResponse(reply.completion(await run_limited(slots, chain.ask, question, history)))
         events = chain.stream(question, history)
-        first = next(events)  # validation and retrieval happen here, so a bad request still gets a 4xx status
+        first = await run_limited(slots, next, events)  # validation and retrieval happen here, so a bad request still gets a 4xx status
         return StreamingResponse(
-            in_thread(_chunks(reply, first, events)),
+            in_thread(_chunks(reply, first, events), slots),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
