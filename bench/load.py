@@ -127,6 +127,7 @@ def run(clients: int, seconds: float) -> dict[str, object]:
             "errors": len(tally.health_errors),
             "p50_ms": round(percentile(tally.health_ms, 50), 1) if tally.health_ms else None,
             "max_ms": round(max(tally.health_ms), 1) if tally.health_ms else None,
+            "over_limit": sum(ms >= HEALTH_LIMIT_S * 1000 for ms in tally.health_ms),
         },
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
