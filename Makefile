@@ -11,7 +11,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install install-run run ingest test lint unit integration bench bench-api bench-upload bench-scale eval-guard chromium clean
+.PHONY: install install-run run ingest test lint unit integration bench bench-api bench-upload bench-scale bench-load eval-guard chromium clean
 
 EVAL ?= ../shared/eval
 # Floors a little under what we measure (README, "Quality"): a regression guard, not a target.
@@ -76,6 +76,10 @@ bench-upload: install
 SCALE ?= 100000
 bench-scale: install
 	$(BIN)/python bench/scale.py --passages $(SCALE)
+
+# 20 clients x 60 s on loopback against a real `qa serve` with a key; fails on any error or a health answer of 1 s or more.
+bench-load: install
+	$(BIN)/python bench/load.py --clients 20 --seconds 60
 
 # Regression guard (CI): fails when quality falls below floors set a little under what we reach.
 eval-guard: ingest

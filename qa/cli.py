@@ -129,6 +129,16 @@ def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_mcp(settings: Settings, args: argparse.Namespace) -> int:
+    from qa.api.mcp import server
+    from qa.runtime import build_runtime, check_answerer
+
+    runtime = build_runtime(settings)
+    check_answerer(runtime.answerer)
+    server(runtime).run("stdio")  # stdout carries the protocol; logs go to stderr
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the `qa` command."""
     parser = argparse.ArgumentParser(prog="qa", description="Answer questions from your documents, with checkable citations.")
@@ -166,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None, help="bind address (default: server.host, 127.0.0.1; others are reachable from other machines)")
     p.add_argument("--port", type=int, default=None, help="port (default: server.port, 7860)")
     p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("mcp", help="serve the search, ask and get_passage tools over MCP on stdin/stdout")
+    p.set_defaults(func=_cmd_mcp)
     return parser
 
 

@@ -21,11 +21,32 @@ def create_server_app(runtime: Runtime, *, host: str = "127.0.0.1", port: int = 
     """Return the API app with the chat UI mounted at /."""
     import gradio as gr
 
-    from ui.app import build_blocks, ui_assets
+    app = _api_app(runtime, host)
+    return gr.mount_gradio_app(app, _chat_blocks(runtime), path="/", server_name=host, server_port=port, **_chat_options(runtime))
 
-    app = create_app(runtime)
-    blocks = build_blocks(runtime.chain, documents=runtime.documents)
-    return gr.mount_gradio_app(app, blocks, path="/", server_name=host, server_port=port, **ui_assets())
+
+def _api_app(runtime: Runtime, host: str) -> FastAPI:
+    """Return the API app, with the login page when a key is configured."""
+    from ui import login
+
+    app = create_app(runtime, loopback=is_loopback(host))
+    if runtime.settings.server.api_key:
+        app.include_router(login.router(runtime.settings.server.api_key))
+    return app
+
+
+def _chat_blocks(runtime: Runtime) -> Any:
+    """Return the chat's Gradio Blocks over this runtime."""
+    from ui.app import build_blocks
+
+    return build_blocks(runtime.chain, documents=runtime.documents)
+
+
+def _chat_options(runtime: Runtime) -> dict[str, Any]:
+    """Return the keyword arguments that mount the chat: its assets and the upload limit."""
+    from ui.app import ui_assets
+
+    return {"max_file_size": runtime.settings.limits.max_file_bytes, **ui_assets()}
 
 
 def is_loopback(host: str) -> bool:
@@ -70,12 +91,10 @@ async def _mount(app: FastAPI, runtime: Runtime, ui_import: threading.Thread, *,
     await asyncio.to_thread(ui_import.join)
     import gradio as gr
 
-    from ui.app import build_blocks, ui_assets
-
-    blocks = await asyncio.to_thread(build_blocks, runtime.chain)
+    blocks = await asyncio.to_thread(_chat_blocks, runtime)
     # The placeholder goes first, so / reaches the chat from the next request on.
     app.router.routes[:] = [r for r in app.router.routes if getattr(r, "name", "") != "chat-loading"]
-    gr.mount_gradio_app(app, blocks, path="/", server_name=host, server_port=port, **ui_assets())
+    gr.mount_gradio_app(app, blocks, path="/", server_name=host, server_port=port, **_chat_options(runtime))
     # The server is already running, so the lifespan hook mount_gradio_app installs will not run: start the queue here.
     blocks.run_startup_events()
     await blocks.run_extra_startup_events()
@@ -108,6 +127,9 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     # Importing Gradio takes seconds; do it while the model and store load.
     ui_import = threading.Thread(target=importlib.import_module, args=("ui.app",), name="import-ui", daemon=True)
     ui_import.start()
+    # The MCP SDK takes a second to import: beside the model load too.
+    mcp_import = threading.Thread(target=importlib.import_module, args=("qa.api.mcp",), name="import-mcp", daemon=True)
+    mcp_import.start()
     runtime = build_runtime(settings, create=True)
     # The one writer: uploads, deletes and reindexes go through this process (embedded mode: it holds the data folder's lock).
     from qa.documents.service import open_service
@@ -115,16 +137,16 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     runtime.documents = open_service(runtime, url=f"http://{host}:{port}")
     # A configured provider that cannot be reached stops start-up with one clear error, not a stack trace per question.
     check_answerer(runtime.answerer)
-    app = create_app(runtime)
+    app = _api_app(runtime, host)
     _placeholder(app)
     _mount_ui_at_startup(app, runtime, ui_import, host=host, port=port)
     if not is_loopback(host):
         log.warning(
             "binding %s: other machines can reach this server%s",
             host,
-            "" if settings.server.api_key else "; set QA_API_KEY to require a key for /api",
+            "" if settings.server.api_key else "; set QA_API_KEY to require a key on every route",
         )
-    log.info("serving the API at http://%s:%d/api and its docs at /docs; the chat at / in a moment", host, port)
+    log.info("serving the API at http://%s:%d/api (OpenAI's at /v1, MCP at /mcp, docs at /docs); the chat at / in a moment", host, port)
     config = uvicorn.Config(
         app,
         host=host,

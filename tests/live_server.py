@@ -106,7 +106,7 @@ def server_env(tmp: Path, data_dir: Path) -> dict[str, str]:
     env.update(
         {
             "QA_PATHS__DATA_DIR": str(data_dir),
-            # The guard first; then this checkout, so a worktree's server runs its own code, not the editable install's.
+            # The guard first; then this checkout, so the server runs the code under test whatever the venv points at.
             "PYTHONPATH": os.pathsep.join([str(guard), str(ROOT)]),
             "QA_TEST_OUTBOUND_LOG": str(tmp / "outbound.log"),
             "QA_TEST_GUARD_ARMED": str(tmp / "guard-armed.log"),
@@ -118,13 +118,13 @@ def server_env(tmp: Path, data_dir: Path) -> dict[str, str]:
 
 
 @contextmanager
-def live_server(tmp: Path, extra_docs: dict[str, str] | None = None) -> Iterator[LiveServer]:
-    """Ingest seeds/ (plus extra documents) with `qa ingest`, then run `qa serve` until the block ends."""
+def live_server(tmp: Path, extra_docs: dict[str, str] | None = None, env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """Ingest seeds/ (plus extra documents) with `qa ingest`, then run `qa serve` (with extra environment) until the block ends."""
     docs = tmp / "docs"
     shutil.copytree(ROOT / "seeds", docs)
     for name, text in (extra_docs or {}).items():
         (docs / name).write_text(text, encoding="utf-8")
-    env = server_env(tmp, tmp / "data")
+    env = {**server_env(tmp, tmp / "data"), **(env or {})}
     subprocess.run([str(BIN / "qa"), "ingest", "-q", str(docs)], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
     port = free_port()
     log = tmp / "server.log"

@@ -19,6 +19,15 @@ from qa.types import REFUSAL, Answer, Citation, Hit
 ROLES = ("user", "assistant")
 
 
+def _is_unicode(text: str) -> bool:
+    """Return False for text that cannot be encoded (JSON's "\\ud800" decodes to a lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def validate_question(question: Any, limits: LimitsSettings) -> str:
     """Return the stripped question or raise InputError saying what is wrong."""
     if not isinstance(question, str):
@@ -30,6 +39,11 @@ def validate_question(question: Any, limits: LimitsSettings) -> str:
         raise InputError(
             f"question is {len(question)} characters; the limit is {limits.max_question_chars} (limits.max_question_chars)"
         )
+    if not _is_unicode(question):
+        raise InputError("question holds a character that is not valid Unicode (a lone surrogate)")
+    # Nothing to search for ("?", "...", "🙂🙂"): an error the asker can fix, rather than a guess quoted from the documents.
+    if not any(ch.isalnum() for ch in stripped):
+        raise InputError("question has no letters or digits: ask it in words")
     return stripped
 
 
@@ -45,6 +59,8 @@ def validate_history(history: Sequence[Any], limits: LimitsSettings) -> list[Tur
             raise InputError(f"history[{i}].role must be 'user' or 'assistant'")
         if not isinstance(content, str):
             raise InputError(f"history[{i}].content must be a string")
+        if not _is_unicode(content):
+            raise InputError(f"history[{i}].content holds a character that is not valid Unicode (a lone surrogate)")
         if len(content) > limits.max_question_chars * 10:
             raise InputError(f"history[{i}].content is too long")
         turns.append(Turn(role, content))

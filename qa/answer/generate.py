@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import re
 import threading
 import time
@@ -22,7 +23,7 @@ from qa.answer.base import Answerer, Draft
 from qa.answer.condense import Turn
 from qa.answer.condense import condense as rule_condense
 from qa.answer.prompts import Message, answer_messages, condense_messages
-from qa.answer.verify import Verified, is_refusal, verify
+from qa.answer.verify import Verified, is_refusal, split_claims, verify
 from qa.config import AnswerSettings
 from qa.errors import ProviderError
 from qa.types import Hit
@@ -30,6 +31,7 @@ from qa.types import Hit
 log = logging.getLogger(__name__)
 
 FALLBACK = "extractive"
+_DONE = object()
 _CONDENSE_PREFIX = re.compile(r"^\s*(rewritten|standalone)?\s*question\s*:\s*", re.IGNORECASE)
 
 
@@ -66,16 +68,48 @@ class GenerativeAnswerer:
     def _guard(self) -> contextlib.AbstractContextManager[Any]:
         return self._lock if self._lock is not None else contextlib.nullcontext()
 
+    def _generate(self, messages: list[Message], out: queue.SimpleQueue[object], stop: threading.Event) -> None:
+        """Run one generation (under the model lock, if any), putting text pieces on ``out``; stop early when asked."""
+        try:
+            with self._guard():
+                if stop.is_set():
+                    return
+                stream = self.model.stream(messages)
+                try:
+                    for chunk in stream:
+                        if stop.is_set():
+                            log.info("the reader went away: generation stopped")
+                            return
+                        text = _text_of(chunk.content)
+                        if text:
+                            out.put(text)
+                finally:
+                    close = getattr(stream, "close", None)
+                    if close is not None:
+                        close()
+        except Exception as exc:  # any failure of the external model is a provider problem
+            out.put(ProviderError(f"the {self.name} provider failed: {exc.__class__.__name__}: {exc}"))
+        finally:
+            out.put(_DONE)
+
     def _tokens(self, messages: list[Message]) -> Iterator[str]:
-        """Yield the model's reply piece by piece; raise ProviderError when the provider fails."""
-        with self._guard():
-            try:
-                for chunk in self.model.stream(messages):
-                    text = _text_of(chunk.content)
-                    if text:
-                        yield text
-            except Exception as exc:  # any failure of the external model is a provider problem
-                raise ProviderError(f"the {self.name} provider failed: {exc.__class__.__name__}: {exc}") from exc
+        """Yield the model's reply piece by piece; raise ProviderError when the provider fails.
+
+        The model runs in its own thread and holds the lock only while it generates, never while
+        a reader is slow to take the next piece; closing this generator (a reader that went away)
+        stops the generation at its next token.
+        """
+        out: queue.SimpleQueue[object] = queue.SimpleQueue()
+        stop = threading.Event()
+        worker = threading.Thread(target=self._generate, args=(messages, out, stop), name=f"{self.name}-generate", daemon=True)
+        worker.start()
+        try:
+            while (item := out.get()) is not _DONE:
+                if isinstance(item, ProviderError):
+                    raise item
+                yield str(item)
+        finally:
+            stop.set()
 
     def condense(self, question: str, history: Sequence[Turn]) -> str:
         """Return the follow-up rewritten by the model; the rule-based rewrite when that fails."""
@@ -99,19 +133,32 @@ class GenerativeAnswerer:
         return Draft(draft.text, draft.citations, fallback=FALLBACK, timings_ms=timings, removed=removed)
 
     def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Draft]:
-        """Yield the model's tokens as they come, then the verified Draft."""
+        """Yield each generated sentence once verification has passed it, then the verified Draft.
+
+        A sentence is checked when the next one begins (so it is complete); a sentence that
+        fails is never yielded, so no reader sees, even for a moment, what verification removes.
+        """
         timings: dict[str, float] = {}
         if not hits:
             yield Draft("", (), timings_ms=timings)
             return
         started = time.perf_counter()
+        s = self.settings
         parts: list[str] = []
+        shown = ""
+        done = 0
         try:
             for piece in self._tokens(answer_messages(question, hits)):
                 if not parts:
                     timings["first_token"] = (time.perf_counter() - started) * 1000.0
                 parts.append(piece)
-                yield piece
+                claims = split_claims("".join(parts))
+                if len(claims) - 1 > done:  # the last claim may still be growing
+                    done = len(claims) - 1
+                    passed = verify(" ".join(c.raw for c in claims[:done]), hits, threshold=s.verify_below, mode=s.verify).text
+                    if passed.startswith(shown) and len(passed) > len(shown):
+                        yield passed[len(shown) :]
+                        shown = passed
         except ProviderError as exc:
             timings["generate"] = (time.perf_counter() - started) * 1000.0
             log.warning("%s; answering extractively", exc)
@@ -125,12 +172,15 @@ class GenerativeAnswerer:
             timings["verify"] = (time.perf_counter() - started) * 1000.0
             yield Draft("", (), timings_ms=timings)
             return
-        s = self.settings
         verified = verify(reply, hits, threshold=s.verify_below, mode=s.verify)
         timings["verify"] = (time.perf_counter() - started) * 1000.0
         if not verified.kept_any:
             yield self._fallback(question, hits, verified, timings)
             return
+        if not verified.text.startswith(shown):
+            log.warning("the verified answer does not continue the sentences already streamed; the final answer replaces them")
+        elif len(verified.text) > len(shown):
+            yield verified.text[len(shown) :]
         yield Draft(verified.text, verified.citations, timings_ms=timings, removed=verified.removed, flagged=verified.flagged)
 
     def answer(self, question: str, hits: Sequence[Hit]) -> Draft:

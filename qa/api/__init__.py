@@ -9,29 +9,45 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Security
 from fastapi.security import HTTPBearer
 
-from qa.api import ask, documents, health, passages
+from qa.api import ask, documents, health, openai, passages
 from qa.api.docs import offline_app
-from qa.api.errors import describe_validation_error, install_error_handlers
+from qa.api.errors import OPENAI_PREFIX, describe_validation_error, install_error_handlers, install_fallback_routes
 from qa.api.guard import ApiGuard
 from qa.api.schemas import API_PREFIX, ERRORS
+from qa.api.streams import answer_limiter
 from qa.runtime import Runtime
 
 __all__ = ["API_PREFIX", "create_app", "describe_validation_error"]
 
+# Multipart boundaries and part headers around a file of limits.max_file_bytes.
+UPLOAD_OVERHEAD_BYTES = 64_000
 
-def create_app(runtime: Runtime) -> FastAPI:
-    """Return the FastAPI app serving the answer API under /api (docs at /docs and /redoc)."""
+
+def create_app(runtime: Runtime, *, loopback: bool = True) -> FastAPI:
+    """Return the FastAPI app serving the answer API under /api, OpenAI's under /v1 (docs at /docs and /redoc)."""
     settings = runtime.settings
     app = offline_app()
     # The key is enforced by ApiGuard (before the body is read); this only documents it in /docs.
     security = [Security(HTTPBearer(auto_error=False))] if settings.server.api_key else []
     api = APIRouter(prefix=API_PREFIX, dependencies=security, responses=ERRORS)
-    api.include_router(ask.router(runtime.chain))
+    answering = answer_limiter()  # shared by every route that answers
+    api.include_router(ask.router(runtime.chain, answering))
     api.include_router(passages.router(runtime.retriever))
     api.include_router(health.router(runtime))
     api.include_router(documents.router(runtime))
     app.include_router(api)
+    v1 = openai.router(runtime.chain, answering)
+    app.include_router(v1, prefix=OPENAI_PREFIX, dependencies=security, responses=ERRORS, tags=["OpenAI"])
+    from qa.api import mcp  # imported here: the MCP SDK takes a second to import (qa.server imports it beside the model load)
+
+    app.include_router(mcp.router(mcp.server(runtime), loopback=loopback))
+    # Last: wrong methods and unknown paths under our prefixes are 405/404 here, not the UI's 404 at /.
+    install_fallback_routes(app, (API_PREFIX, OPENAI_PREFIX))
     install_error_handlers(app)
-    limits = settings.limits
-    app.add_middleware(ApiGuard, api_key=settings.server.api_key, max_body_bytes=limits.max_body_bytes, upload_bytes=limits.max_file_bytes)
+    app.add_middleware(
+        ApiGuard,
+        api_key=settings.server.api_key,
+        max_body_bytes=settings.limits.max_body_bytes,
+        max_upload_bytes=settings.limits.max_file_bytes + UPLOAD_OVERHEAD_BYTES,
+    )
     return app

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
+from anyio import CapacityLimiter
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from qa.answer.chain import AnswerChain
-from qa.api.schemas import AskRequest, AskResponse
+from qa.api.schemas import AskRequest, AskResponse, ask_request
+from qa.api.streams import answer_limiter, in_thread, run_limited
 from qa.errors import QAError
 from qa.types import Answer
 
@@ -20,7 +22,7 @@ def sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def _events(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator[str]:
+def _events(first: str | Answer, rest: Iterator[str | Answer]) -> Generator[str, None, None]:
     item: str | Answer | None = first
     try:
         while item is not None:
@@ -31,32 +33,40 @@ def _events(first: str | Answer, rest: Iterator[str | Answer]) -> Iterator[str]:
             item = next(rest, None)
     except QAError as exc:
         yield sse("error", {"detail": str(exc)})
+    finally:
+        close = getattr(rest, "close", None)
+        if close is not None:
+            close()  # a client that went away frees its generation
 
 
-def router(chain: AnswerChain) -> APIRouter:
-    """Return the routes that answer questions."""
+def router(chain: AnswerChain, limiter: CapacityLimiter | None = None) -> APIRouter:
+    """Return the routes that answer questions (at most ``limiter.total`` answering at once)."""
     r = APIRouter()
+    slots = limiter or answer_limiter()
+    # The schema states the configured limits (question length, history turns).
+    body_type = ask_request(chain.limits)
 
-    @r.post("/ask", response_model=None, responses={200: {"model": AskResponse}}, summary="Answer a question")
-    def ask(body: AskRequest) -> JSONResponse:
+    async def ask(body: AskRequest) -> JSONResponse:
         """Return the cited answer: the same object `qa ask --json` prints."""
-        answer = chain.ask(body.question, [t.model_dump() for t in body.history], body.top_k)
+        answer = await run_limited(slots, chain.ask, body.question, [t.model_dump() for t in body.history], body.top_k)
         return JSONResponse(answer.to_dict())
 
-    @r.post(
-        "/ask/stream",
-        response_class=StreamingResponse,
-        responses={200: {"content": {"text/event-stream": {}}, "description": "`delta` events with answer text, then one `answer` event."}},
-        summary="Answer a question as Server-Sent Events",
-    )
-    def ask_stream(body: AskRequest) -> StreamingResponse:
+    async def ask_stream(body: AskRequest) -> StreamingResponse:
         """Stream `event: delta` ({"text"}) as the answer is produced, then `event: answer` with the full object."""
         events = chain.stream(body.question, [t.model_dump() for t in body.history], body.top_k)
-        first = next(events)  # validation happens here, so a bad request still gets a 4xx status
+        first = await run_limited(slots, next, events)  # validation happens here, so a bad request still gets a 4xx status
         return StreamingResponse(
-            _events(first, events),
+            in_thread(_events(first, events), slots),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
+    ask.__annotations__["body"] = ask_stream.__annotations__["body"] = body_type
+    r.post("/ask", response_model=None, responses={200: {"model": AskResponse}}, summary="Answer a question")(ask)
+    r.post(
+        "/ask/stream",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}, "description": "`delta` events with answer text, then one `answer` event."}},
+        summary="Answer a question as Server-Sent Events",
+    )(ask_stream)
     return r

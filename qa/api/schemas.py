@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, create_model
+
+from qa.config import LimitsSettings
 
 API_PREFIX = "/api"
+DEFAULT_LIMITS = LimitsSettings()
+
+
+def encodable(text: str) -> str:
+    """Return the text, or raise ValueError when it cannot be written as UTF-8 (a lone surrogate from JSON's \\ud800)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"holds a character that is not valid Unicode (a lone surrogate at position {exc.start})") from None
+    return text
+
+
+# Every string a client sends: JSON may carry lone surrogates, which Python decodes but nothing downstream can encode.
+Text = Annotated[StrictStr, AfterValidator(encodable)]
 
 
 class Schema(BaseModel):
@@ -17,13 +33,42 @@ class Schema(BaseModel):
 
 class TurnIn(Schema):
     role: Literal["user", "assistant"] = Field(description="Who said it.")
-    content: StrictStr = Field(description="What was said (an assistant turn may keep its [n] markers).")
+    content: Text = Field(
+        max_length=DEFAULT_LIMITS.max_question_chars * 10, description="What was said (an assistant turn may keep its [n] markers)."
+    )
 
 
 class AskRequest(Schema):
-    question: StrictStr = Field(description="The question; a follow-up may refer to earlier turns.", examples=["Who is Antony Blinken?"])
-    history: list[TurnIn] = Field(default_factory=list, description="Earlier turns of the conversation, oldest first.")
+    question: Text = Field(
+        min_length=1,
+        max_length=DEFAULT_LIMITS.max_question_chars,
+        description="The question; a follow-up may refer to earlier turns. It must hold a letter or a digit.",
+        examples=["Who is Antony Blinken?"],
+    )
+    history: list[TurnIn] = Field(
+        default_factory=list, max_length=DEFAULT_LIMITS.max_history_turns, description="Earlier turns of the conversation, oldest first."
+    )
     top_k: StrictInt | None = Field(None, ge=1, le=50, description="Passages to retrieve (default: retrieve.top_k).")
+
+
+def ask_request(limits: LimitsSettings) -> type[AskRequest]:
+    """Return AskRequest with the configured question length and history limits stated in its schema."""
+    if limits.max_question_chars == DEFAULT_LIMITS.max_question_chars and limits.max_history_turns == DEFAULT_LIMITS.max_history_turns:
+        return AskRequest
+    fields = AskRequest.model_fields
+    question = fields["question"]
+    return create_model(
+        "AskRequest",
+        __base__=AskRequest,
+        question=(
+            Text,
+            Field(min_length=1, max_length=limits.max_question_chars, description=question.description, examples=question.examples),
+        ),
+        history=(
+            list[TurnIn],
+            Field(default_factory=list, max_length=limits.max_history_turns, description=fields["history"].description),
+        ),
+    )
 
 
 class CitationOut(BaseModel):

@@ -119,15 +119,18 @@ def test_openai_provider_against_llama_cpp_server(seed_runtime: Runtime, llama_s
     assert answers[-1].standalone_question  # the model's (or the rules') standalone question is reported
 
 
-def test_openai_provider_streams_tokens_before_the_verified_answer(seed_runtime: Runtime, llama_server: str) -> None:
+def test_openai_provider_streams_only_verified_sentences(seed_runtime: Runtime, llama_server: str) -> None:
     settings = AnswerSettings(provider="openai", base_url=llama_server, model="smollm2", max_tokens=64)
     chain = AnswerChain(seed_runtime.retriever, make_answerer(settings), seed_runtime.settings.limits)
     items = list(chain.stream(QUESTIONS[1]))
     final = items[-1]
     assert isinstance(final, Answer)
-    tokens = [i for i in items[:-1] if isinstance(i, str)]
-    assert len(tokens) == len(items) - 1
-    assert len(tokens) > 1  # streamed, not one block
+    pieces = [i for i in items[:-1] if isinstance(i, str)]
+    assert len(pieces) == len(items) - 1
+    streamed = "".join(pieces)
+    # What was streamed is the start of the verified answer; a removed sentence never reached the stream.
+    assert final.answer.startswith(streamed)
+    assert all(u.sentence not in streamed for u in final.removed)
     assert "first_token" in final.timings_ms
     _assert_verified(final, settings.verify_below)
 

@@ -213,8 +213,13 @@ def keyed_client(runtime: Runtime) -> Iterator[TestClient]:
         pytest.param("POST", "/api/ask", {"question": QUESTION}, id="ask"),
         pytest.param("POST", "/api/ask/stream", {"question": QUESTION}, id="stream"),
         pytest.param("POST", "/api/ask", "not json", id="ask-bad-body"),
-        pytest.param("GET", "/api/health", None, id="health"),
         pytest.param("GET", "/api/passages/x", None, id="passage"),
+        pytest.param("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": QUESTION}]}, id="openai"),
+        pytest.param("GET", "/v1/models", None, id="openai-models"),
+        pytest.param("GET", "/openapi.json", None, id="schema"),
+        pytest.param("GET", "/docs", None, id="docs"),
+        pytest.param("GET", "/redoc", None, id="redoc"),
+        pytest.param("POST", "/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, id="mcp"),
     ],
 )
 def test_api_key_is_required_when_configured(
@@ -223,15 +228,21 @@ def test_api_key_is_required_when_configured(
     r = keyed_client.request(method, path, json=body, headers=headers)
     assert r.status_code == 401
     assert r.headers["www-authenticate"] == "Bearer"
-    assert "Authorization: Bearer" in r.json()["detail"]
+    error = r.json()
+    # OpenAI's SDKs read {"error": {...}}; everything else gets {"detail": ...}.
+    detail = error["error"]["message"] if path.startswith("/v1") else error["detail"]
+    assert "Authorization: Bearer" in detail
 
 
-def test_right_api_key_is_accepted_and_docs_stay_open(keyed_client: TestClient) -> None:
+def test_right_api_key_is_accepted_and_only_health_is_open(keyed_client: TestClient) -> None:
     ok = {"authorization": "Bearer s3cret-key"}
     assert keyed_client.post("/api/ask", json={"question": QUESTION}, headers=ok).status_code == 200
-    assert keyed_client.get("/api/health", headers={"authorization": "bearer s3cret-key"}).status_code == 200
-    schema = keyed_client.get("/openapi.json").json()
+    assert keyed_client.get("/api/health").status_code == 200, "health answers without the key"
+    assert keyed_client.get("/api/health", headers={"authorization": "Bearer wrong"}).status_code == 200
+    assert keyed_client.get("/v1/models", headers={"authorization": "bearer s3cret-key"}).status_code == 200
+    schema = keyed_client.get("/openapi.json", headers=ok).json()
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
+    assert keyed_client.get("/docs", headers=ok).status_code == 200
 
 
 def test_openapi_documents_the_contract(client: TestClient) -> None:

@@ -38,14 +38,21 @@ def _server_app(runtime: Runtime) -> FastAPI:
 
 @pytest.fixture(
     params=[
-        pytest.param(lambda rt: create_app(rt), id="api"),
-        pytest.param(lambda rt: create_app(_keyed(rt)), id="api-with-key"),
-        pytest.param(_server_app, id="api-with-chat-mounted"),
+        pytest.param((lambda rt: create_app(rt), {}), id="api"),
+        pytest.param((lambda rt: create_app(_keyed(rt)), {"authorization": "Bearer s3cret-key"}), id="api-with-key"),
+        pytest.param((_server_app, {}), id="api-with-chat-mounted"),
     ]
 )
 def client(request: pytest.FixtureRequest, runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(request.param(runtime)) as c:
+    make, headers = request.param
+    with TestClient(make(runtime), headers=headers) as c:
         yield c
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json", "/static-offline-docs/swagger-ui.css"])
+def test_docs_need_the_key_when_one_is_set(runtime: Runtime, path: str) -> None:
+    with TestClient(create_app(_keyed(runtime))) as c:
+        assert c.get(path).status_code == 401
 
 
 def _local_urls(html: str) -> list[str]:
@@ -96,4 +103,4 @@ def test_redoc_loads_only_local_assets(client: TestClient) -> None:
 
 def test_docs_assets_are_not_in_the_schema(client: TestClient) -> None:
     paths = set(client.get("/openapi.json").json()["paths"])
-    assert all(p.startswith("/api/") for p in paths), paths
+    assert all(p.startswith(("/api/", "/v1/")) for p in paths), paths

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import re
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -133,16 +135,89 @@ def test_provider_error_falls_back_without_raising(
     assert all(isinstance(i, str) for i in items[:-1])
 
 
-def test_stream_yields_tokens_then_the_verified_draft(hits: list[Hit]) -> None:
-    reply = GOOD + " He met Joe Biden [2]."
+SECOND = "China wants the United States to yield to Russia’s demands for a NATO rollback [1]."
+BAD = "He met Joe Biden [2]."
+
+
+class GatedModel(GenericFakeChatModel):
+    """A fake chat model that counts the chunks it produced and pauses after ``hold_after`` of them until the gate opens."""
+
+    gate: Any = None
+    hold_after: int = 10**9
+    produced: list[int] = []
+
+    def _stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        for i, chunk in enumerate(super()._stream(*args, **kwargs)):
+            if i == self.hold_after:
+                self.gate.wait(timeout=10)
+            self.produced.append(i)
+            yield chunk
+
+
+def gated(reply: str, hold_after: int) -> GatedModel:
+    return GatedModel(messages=iter([reply]), gate=threading.Event(), hold_after=hold_after, produced=[])
+
+
+def chunks(text: str) -> int:
+    """Return how many chunks GenericFakeChatModel streams the text in (words and the spaces between them)."""
+    return len(re.split(r"(\s)", text))
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(f"{BAD} {GOOD} {SECOND}", id="bad-sentence-first"),
+        pytest.param(f"{GOOD} {BAD} {SECOND}", id="bad-sentence-between"),
+        pytest.param(f"{GOOD} {SECOND} {BAD}", id="bad-sentence-last"),
+    ],
+)
+def test_stream_shows_only_verified_sentences(hits: list[Hit], reply: str) -> None:
     items = list(answerer(scripted(reply)).stream(QUESTION, hits))
-    tokens, final = items[:-1], items[-1]
-    assert "".join(str(t) for t in tokens) == reply
-    assert len(tokens) > 5
+    deltas, final = items[:-1], items[-1]
     assert isinstance(final, Draft)
-    assert final.text == GOOD.replace(" [2].", ". [1]")
+    assert all(isinstance(d, str) for d in deltas) and len(deltas) == 2, "one delta per verified sentence"
+    assert not any("Biden" in str(d) for d in deltas), "the removed sentence never reaches a reader"
+    assert "".join(str(d) for d in deltas) == final.text
+    assert final.text == GOOD.replace(" [2].", ". [1]") + " " + SECOND.replace(" [1].", ". [2]")
     assert [u.sentence for u in final.removed] == ["He met Joe Biden."]
     assert {"first_token", "generate", "verify"} <= set(final.timings_ms)
+
+
+def test_a_verified_sentence_streams_before_the_model_finishes(hits: list[Hit]) -> None:
+    reply = f"{GOOD} {SECOND} {BAD}"
+    model = gated(reply, hold_after=chunks(f"{GOOD} China wants"))  # pause inside the second sentence
+    stream = answerer(model).stream(QUESTION, hits)
+    first = next(stream)
+    assert first == GOOD.replace(" [2].", ". [1]")
+    assert not model.gate.is_set() and len(model.produced) < chunks(reply), "shown while the model was still writing"
+    model.gate.set()
+    assert isinstance(list(stream)[-1], Draft)
+
+
+def test_a_reader_that_goes_away_frees_the_generation(hits: list[Hit]) -> None:
+    reply = f"{GOOD} {SECOND} " + " ".join(["More words follow here."] * 20)
+    model = gated(reply, hold_after=chunks(f"{GOOD} China wants"))
+    gen = GenerativeAnswerer(model, AnswerSettings(), ExtractiveAnswerer(AnswerSettings()), name="fake", serialize=True)
+    stream = gen.stream(QUESTION, hits)
+    assert isinstance(next(stream), str)
+    stream.close()  # the client went away
+    model.gate.set()
+    assert gen._lock is not None and gen._lock.acquire(timeout=10), "the model lock is free again"
+    gen._lock.release()
+    assert len(model.produced) < chunks(reply), "the generation stopped instead of running to the end"
+
+
+def test_a_slow_reader_does_not_block_other_generations(hits: list[Hit]) -> None:
+    model = GenericFakeChatModel(messages=iter([f"{GOOD} {SECOND}", f"{GOOD} {SECOND}"]))
+    gen = GenerativeAnswerer(model, AnswerSettings(), ExtractiveAnswerer(AnswerSettings()), name="fake", serialize=True)
+    slow = gen.stream(QUESTION, hits)
+    assert isinstance(next(slow), str)  # this reader now stops reading, mid-answer
+    done: list[Any] = []
+    other = threading.Thread(target=lambda: done.extend(gen.stream(QUESTION, hits)), daemon=True)
+    other.start()
+    other.join(timeout=20)
+    assert done and isinstance(done[-1], Draft) and done[-1].fallback is None, "the second generation ran to the end"
+    slow.close()
 
 
 def test_flag_mode_keeps_unsupported_sentences_marked(hits: list[Hit]) -> None:

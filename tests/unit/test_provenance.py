@@ -8,8 +8,8 @@ import pytest
 
 from qa.config import Settings
 from qa.errors import StoreError
-from qa.runtime import open_store
 from qa.ingest.split import split_document
+from qa.runtime import open_store
 from qa.store import PassageStore
 from qa.testing import HashEmbedder
 from qa.types import Document

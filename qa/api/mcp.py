@@ -1,0 +1,83 @@
+"""MCP: the tools of ``qa.tools`` (search, ask, get_passage) for agents, over stdio (`qa mcp`) or streamable HTTP at /mcp."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from anyio import to_thread
+from fastapi import APIRouter, FastAPI
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
+
+from qa import tools
+from qa.errors import QAError
+from qa.runtime import Runtime
+
+T = TypeVar("T")
+
+MCP_PATH = "/mcp"
+INSTRUCTIONS = (
+    "Answers from the user's documents with checkable citations. Use `ask` for a cited answer "
+    "(it says `refused: true` when the documents do not hold it), `search` for the matching passages, "
+    "and `get_passage` to read the passage a citation or hit names by its passage_id."
+)
+
+
+async def _call(fn: Callable[..., T], *args: Any) -> T:
+    """Run a blocking library call in a worker thread; its user-facing errors become tool errors the model can read."""
+    try:
+        return await to_thread.run_sync(fn, *args)
+    except QAError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+def server(runtime: Runtime) -> MCPServer:
+    """Return the MCP server with the three tools."""
+    mcp: MCPServer = MCPServer("qa", instructions=INSTRUCTIONS, version="1")
+    chain, retriever = runtime.chain, runtime.retriever
+
+    # Async tools, so one call never stalls the server's event loop.
+    @mcp.tool()
+    async def search(query: str, top_k: int = 5) -> list[dict[str, Any]]:
+        """Return the document passages that best match the query, best first: passage_id, source, paragraph, heading, text, score."""
+        return await _call(tools.search, chain, query, top_k)
+
+    @mcp.tool()
+    async def ask(question: str, history: list[dict[str, str]] | None = None) -> dict[str, Any]:
+        """Answer a question from the documents: the answer with [n] markers, refused, and citations (passage_id, source, quote)."""
+        return await _call(tools.ask, chain, question, history)
+
+    @mcp.tool()
+    async def get_passage(passage_id: str) -> dict[str, Any]:
+        """Return one passage by its passage_id (from a search hit or a citation): source, paragraph, heading and text."""
+        return await _call(tools.get_passage, retriever, passage_id)
+
+    return mcp
+
+
+def router(mcp: MCPServer, *, loopback: bool = True) -> APIRouter:
+    """Return the streamable-HTTP MCP endpoint at /mcp as a router whose lifespan runs the MCP session manager.
+
+    Stateless (no session kept between requests). A loopback server also refuses other Host
+    headers (DNS rebinding); the API key, when set, is checked by the guard like everywhere else.
+    """
+    security = TransportSecuritySettings(
+        enable_dns_rebinding_protection=loopback,
+        allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
+        allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
+    )
+    http_app = mcp.streamable_http_app(
+        streamable_http_path=MCP_PATH, stateless_http=True, json_response=True, transport_security=security
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with mcp.session_manager.run():
+            yield
+
+    r = APIRouter(lifespan=lifespan)
+    r.routes.extend(http_app.routes)
+    return r

@@ -1,0 +1,55 @@
+"""The MCP tools in process (the SDK's own client on the server object), over the fake runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from qa.api.mcp import server
+from qa.config import Settings
+from qa.runtime import Runtime
+from tests.fake_runtime import fake_runtime
+
+
+@pytest.fixture
+def runtime(settings: Settings, ephemeral_client: Any, tmp_path: Path) -> Runtime:
+    return fake_runtime(settings, ephemeral_client, tmp_path / "docs")
+
+
+async def _calls(runtime: Runtime, calls: list[tuple[str, dict[str, Any]]]) -> tuple[list[str], list[Any]]:
+    from mcp import Client
+
+    async with Client(server(runtime)) as client:
+        names = sorted(t.name for t in (await client.list_tools()).tools)
+        return names, [await client.call_tool(name, args) for name, args in calls]
+
+
+def test_tools_search_ask_and_get_passage(runtime: Runtime) -> None:
+    names, (hits, answer) = anyio.run(
+        _calls, runtime, [("search", {"query": "Secretary of State", "top_k": 2}), ("ask", {"question": "Who is the U.S. Secretary of State?"})]
+    )
+    assert names == ["ask", "get_passage", "search"]
+    found = hits.structured_content["result"]
+    assert len(found) == 2 and found[0]["source"] == "blinken.txt"
+    body = answer.structured_content
+    assert body["refused"] is False and body["citations"][0]["quote"] == "Antony Blinken is the U.S. Secretary of State."
+    assert "timings_ms" not in body
+    _, (passage,) = anyio.run(_calls, runtime, [("get_passage", {"passage_id": found[0]["passage_id"]})])
+    assert passage.structured_content["text"] == found[0]["text"]
+
+
+@pytest.mark.parametrize(
+    "name, args, says",
+    [
+        pytest.param("get_passage", {"passage_id": "nope"}, "no passage with id 'nope'", id="unknown-passage"),
+        pytest.param("search", {"query": "???"}, "no letters or digits", id="content-free-query"),
+        pytest.param("search", {"query": "Blinken", "top_k": 99}, "top_k must be from 1 to 50", id="top-k-too-big"),
+        pytest.param("ask", {"question": ""}, "question is empty", id="empty-question"),
+    ],
+)
+def test_bad_tool_input_is_a_tool_error_with_the_message(runtime: Runtime, name: str, args: dict[str, Any], says: str) -> None:
+    _, (result,) = anyio.run(_calls, runtime, [(name, args)])
+    assert result.is_error and says in result.content[0].text
