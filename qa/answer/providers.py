@@ -15,7 +15,7 @@ from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 
-from qa.answer.base import Answerer, Draft
+from qa.answer.base import Answerer, Draft, Flow
 from qa.answer.extractive import extract
 from qa.config import AnswerSettings
 from qa.errors import ConfigError
@@ -39,9 +39,14 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, hits: Sequence[Hit]) -> Draft:
         """Return the quoted answer, or a refusal when support is under the threshold."""
+        return self.answer_in_dialog(question, hits, None)
+
+    def answer_in_dialog(self, question: str, hits: Sequence[Hit], flow: Flow | None) -> Draft:
+        """Return the quoted answer following the dialog: nothing quoted twice, going on from the last answer."""
         s = self.settings
         text, citations = extract(
-            question, hits, refuse_below=s.refuse_below, max_sentences=s.max_sentences, margin=s.second_sentence_margin
+            question, hits, refuse_below=s.refuse_below, max_sentences=s.max_sentences, margin=s.second_sentence_margin,
+            flow=flow,
         )
         return Draft(text=text, citations=citations)
 
