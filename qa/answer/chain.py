@@ -129,7 +129,7 @@ class AnswerChain:
     def _condense(self, step: Step) -> Step:
         t = time.perf_counter()
         thread = self.tracker.thread(step.history) if step.history else Thread()
-        found = rewrite(step.question, step.history, thread.topic)
+        found = rewrite(step.question, step.history, thread.topic, thread.topic_is_person)
         if not found.small_talk and step.history and isinstance(self.answerer, Condenser):
             # An answerer with a language model may rewrite follow-ups itself.
             found = replace(found, question=self.answerer.condense(step.question, step.history))
@@ -147,7 +147,7 @@ class AnswerChain:
         if step.thread.document:
             # Retrieve deeper so that the thread's passages can be preferred over the question's own top k.
             k = step.top_k or self.retriever.settings.top_k
-            hits = prefer_thread(found.question, self.retriever.retrieve(query, max(3 * k, 15), qvec=qvec), step.thread, k)
+            hits = prefer_thread(found, self.retriever.retrieve(query, max(3 * k, 15), qvec=qvec), step.thread, k)
         else:
             hits = self.retriever.retrieve(query, step.top_k, qvec=qvec)
         return step.timed("retrieve", t, standalone=query, hits=tuple(hits))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from qa.language import (
@@ -54,6 +54,7 @@ _DUMMY_IT = re.compile(
 )
 _POSSESSIVE_END = re.compile(r"(?:[’']s?)$")
 SHORT_ANSWER_WORDS = 6
+SHORT_QUESTION = 2  # content words under which a follow-up cannot stand alone ("Any sisters?", "Where, then?")
 _JOINERS = {"of", "the", "and", "de", "for"}
 
 
@@ -73,6 +74,7 @@ class Rewrite:
     question: str
     small_talk: bool = False
     unsure: bool = False  # a reference left unresolved: widen the search with the thread's terms
+    refers: bool = False  # the question leans on the thread (a pronoun, an ellipsis): it cannot move to another topic
 
 
 def _answer_names(question: str, answer: str) -> list[str]:
@@ -113,26 +115,53 @@ def _short_name_answer(answer: str) -> str | None:
     return None
 
 
-def _person(prev_question: str, prev_answer: str, topic: str) -> str | None:
-    if _WHO_Q.match(prev_question) and prev_answer:
-        introduced = _answer_names(prev_question, prev_answer)
-        if len(introduced) == 1 or (introduced and _short_name_answer(prev_answer)):
+@dataclass(frozen=True)
+class Context:
+    """What a pronoun can refer to: the previous turn, the thread's topic, and what earlier pronouns meant."""
+
+    prev_question: str = ""
+    prev_answer: str = ""
+    topic: str = ""
+    topic_is_person: bool | None = None  # None: unknown (no passage to tell from)
+    said_person: bool = False  # the user has said "he" or "she" in this thread
+    person_referent: str = ""  # what the last "he"/"she" meant
+    thing_referent: str = ""  # what the last "it"/"they" meant
+    prev_said_person: bool = False  # the previous question itself said "he", "his", "she" ...
+
+
+def _plural(name: str) -> bool:
+    return " and " in name or name.endswith("s")
+
+
+def _person(c: Context) -> str | None:
+    # "Who was his father?" keeps "he" on the thread's person; "Who is the ambassador?" introduces a new one.
+    if _WHO_Q.match(c.prev_question) and c.prev_answer and not c.prev_said_person:
+        introduced = _answer_names(c.prev_question, c.prev_answer)
+        if len(introduced) == 1 or (introduced and _short_name_answer(c.prev_answer)):
             return introduced[0]
         if len(introduced) > 1:
             return None  # two people could be meant: do not guess
-    if topic:
-        return topic
+    if c.person_referent:
+        return c.person_referent  # "he" goes on meaning whom it meant in the last question
+    if c.topic and c.topic_is_person is not False:
+        return c.topic
     # The first name of a question is its subject: "What did Wang Yi tell Blinken?" is about Wang Yi.
-    named = names(prev_question)
+    named = names(c.prev_question)
     return named[0][1] if named else None
 
 
-def _thing(word: str, prev_question: str, prev_answer: str, topic: str, topic_is_person: bool) -> str | None:
-    short = _short_name_answer(prev_answer)
-    if short and (_THING_Q.match(prev_question) or _WHO_Q.match(prev_question)):
+def _thing(word: str, c: Context) -> str | None:
+    if c.thing_referent:
+        return c.thing_referent  # "its" goes on meaning what it meant in the last question
+    short = _short_name_answer(c.prev_answer)
+    plural = word in ("they", "them", "their", "theirs", "themselves")
+    if short and (_THING_Q.match(c.prev_question) or _WHO_Q.match(c.prev_question)) and (not plural or _plural(short)):
         return short
-    # "it" never means a person the thread already called "he" or "she".
-    return None if topic_is_person and word in ("it", "its") else (topic or None)
+    # "it" never means a person the thread calls "he" or "she".
+    person_topic = c.topic_is_person if c.topic_is_person is not None else c.said_person
+    if word in ("it", "its") and person_topic:
+        return None
+    return c.topic or None
 
 
 def _possessive(name: str) -> str:
@@ -156,46 +185,55 @@ def _mentions(question: str, referent: str) -> bool:
     return any(re.search(rf"\b{re.escape(_fold(w))}\b", q) for w in referent.split() if len(w) > 2 and w[0].isupper())
 
 
-def resolve(question: str, prev_question: str, prev_answer: str, topic: str, topic_is_person: bool = False) -> Rewrite:
-    """Return the question with its first pronoun resolved against the previous turn and the thread's topic."""
+def resolve(question: str, c: Context) -> tuple[Rewrite, str]:
+    """Return the question with its first pronoun resolved in context, and what the pronoun was taken to mean."""
     match = _PRONOUN.search(question)
     if match and not (match.group(0).lower() == "it" and _DUMMY_IT.search(question)):
         word = match.group(0).lower()
-        person = word in PERSON_PRONOUNS
-        referent = (
-            _person(prev_question, prev_answer, topic) if person else _thing(word, prev_question, prev_answer, topic, topic_is_person)
-        )
-        if referent and not _mentions(question, referent):
-            return Rewrite(_replace(question, match, referent))
-        return Rewrite(question, unsure=not referent)
-    unsure = bool(_DEMONSTRATIVE.search(question) or _ELLIPTIC_START.match(question) or len(content_words(question)) < 2)
-    if topic and not names(question) and not _mentions(question, topic) and not _ABOUT_ITSELF.search(question):
-        # A follow-up that names nothing is about the thread's topic: say so ("Any sisters? (Salvador Dalí)").
-        return Rewrite(f"{question.rstrip(' ?')} ({topic})?", unsure=unsure)
-    return Rewrite(question, unsure=unsure)
+        referent = _person(c) if word in PERSON_PRONOUNS else _thing(word, c)
+        if referent and _mentions(question, referent):
+            return Rewrite(question, refers=True), referent
+        if referent:
+            return Rewrite(_replace(question, match, referent), refers=True), referent
+        return Rewrite(question, unsure=True, refers=True), ""
+    unsure = bool(_DEMONSTRATIVE.search(question) or _ELLIPTIC_START.match(question) or len(content_words(question)) < SHORT_QUESTION)
+    if unsure and c.topic and not names(question) and not _mentions(question, c.topic) and not _ABOUT_ITSELF.search(question):
+        # A follow-up too short to stand alone is about the thread's topic: say so ("Any sisters? (Salvador Dalí)").
+        return Rewrite(f"{question.rstrip(' ?')} ({c.topic})?", unsure=True, refers=True), ""
+    return Rewrite(question, unsure=unsure, refers=unsure), ""
 
 
-def rewrite(question: str, history: Sequence[Turn], topic: str = "") -> Rewrite:
+def rewrite(question: str, history: Sequence[Turn], topic: str = "", topic_is_person: bool | None = None) -> Rewrite:
     """Return the standalone rewrite of a question given earlier turns and the title of the thread's document."""
     question = question.strip()
     if is_small_talk(question):
         return Rewrite(question, small_talk=True)
-    entity = title_entity(topic) if topic else ""
-    # A thread that said "he" or "she" is about a person: its "it" and "they" mean something else.
-    person = any(_PERSON.search(t.content) for t in history if t.role == "user")
-    prev_question, prev_answer = "", ""
+    c = Context(
+        topic=title_entity(topic) if topic else "",
+        topic_is_person=topic_is_person,
+        said_person=any(_PERSON.search(t.content) for t in history if t.role == "user") or _PERSON.search(question) is not None,
+    )
     for turn in history:
         if turn.role == "user":
             text = turn.content.strip()
             if is_small_talk(text):
                 continue
-            prev_question = resolve(text, prev_question, prev_answer, entity, person).question if prev_question else text
-            prev_answer = ""
+            person, thing = "", ""
+            if c.prev_question:
+                m = _PRONOUN.search(text)
+                resolved, meant = resolve(text, c)
+                text = resolved.question
+                if m and meant:
+                    person, thing = (meant, c.thing_referent) if m.group(0).lower() in PERSON_PRONOUNS else (c.person_referent, meant)
+            c = replace(
+                c, prev_question=text, prev_answer="", person_referent=person or c.person_referent, thing_referent=thing,
+                prev_said_person=_PERSON.search(turn.content) is not None,
+            )
         elif turn.role == "assistant":
-            prev_answer = _CITATION_MARK.sub("", turn.content)
-    if not prev_question or not is_question(question):
+            c = replace(c, prev_answer=_CITATION_MARK.sub("", turn.content))
+    if not c.prev_question or not is_question(question):
         return Rewrite(question)
-    return resolve(question, prev_question, prev_answer, entity, person or _PERSON.search(question) is not None)
+    return resolve(question, c)[0]
 
 
 def condense(question: str, history: Sequence[Turn], topic: str = "") -> str:

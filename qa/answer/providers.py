@@ -27,6 +27,8 @@ SAMPLE_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Local OpenAI-compatible servers (llama.cpp, vLLM, LM Studio, Ollama) ignore the key, but the client requires one.
 NO_KEY = "sk-no-key-required"
 LLM_EXTRA = "pip install '.[llm]'"
+# Share of answer.refuse_below required of a follow-up answered from the passage the thread is on (fitted on conv_dev).
+THREAD_REFUSE_SHARE = 0.5
 
 
 class ExtractiveAnswerer:
@@ -44,9 +46,11 @@ class ExtractiveAnswerer:
     def answer_in_dialog(self, question: str, hits: Sequence[Hit], flow: Flow | None) -> Draft:
         """Return the quoted answer following the dialog: nothing quoted twice, going on from the last answer."""
         s = self.settings
+        # Inside a thread the answer is expected in the passages the conversation is about: ask for less support.
+        in_thread = flow is not None and flow.last is not None and bool(hits) and hits[0].passage.passage_id == flow.last[0]
+        refuse_below = s.refuse_below * (THREAD_REFUSE_SHARE if in_thread else 1.0)
         text, citations = extract(
-            question, hits, refuse_below=s.refuse_below, max_sentences=s.max_sentences, margin=s.second_sentence_margin,
-            flow=flow,
+            question, hits, refuse_below=refuse_below, max_sentences=s.max_sentences, margin=s.second_sentence_margin, flow=flow
         )
         return Draft(text=text, citations=citations)
 

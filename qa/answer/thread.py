@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 from qa.answer.base import Flow
 from qa.answer.condense import Rewrite, Turn
-from qa.language import content_words, names, stopwords
+from qa.language import PERSON_PRONOUNS, content_words, names, stopwords
 from qa.retrieve import HybridRetriever
 from qa.types import REFUSAL, Hit, Passage
 
@@ -35,20 +35,23 @@ _CONTINUES = re.compile(
 _NOT_A_QUOTE = re.compile(r"^(yes|no|yeah|nope|unknown|none|i don.t know|not sure|maybe)\b", re.IGNORECASE)
 _AGAIN = re.compile(r"\b(again|repeat|remind me|what did you say|once more)\b", re.IGNORECASE)
 # Weights of the thread over the question's own fused score (z-scores, about -3 to 6), fitted on conv_dev.
-DOCUMENT_PRIOR = 1.5  # a follow-up that names something the document holds
-VAGUE_DOCUMENT_PRIOR = 4.0  # a follow-up that names nothing: it can only mean the thread
+DOCUMENT_PRIOR = 1.0  # a question that stands alone
+VAGUE_DOCUMENT_PRIOR = 4.0  # a question with a pronoun or an ellipsis: it can only mean the thread
 PASSAGE_PRIOR = 0.5
 SHORT_PIECE_WORDS = 4
+GIVEN_SHARE = 0.8  # share of a sentence's words an answer must show for the sentence to count as said
 EXPANSION_WORDS = 8
+EXPANSION_TURNS = 2
 RECENT_TURNS = 6  # assistant turns whose quoted passages are looked up
 
 
 @dataclass(frozen=True)
 class Quoted:
-    """The sentences of one passage an earlier answer quoted."""
+    """The sentences of one passage an earlier answer quoted, and which of them it showed whole."""
 
     passage: Passage
     sentences: tuple[int, ...]
+    shown: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class Thread:
     """What the conversation has been about, most recent last."""
 
     quoted: tuple[Quoted, ...] = ()
-    last_question: str = ""
+    last_question: str = ""  # the recent user questions, newest first, joined: what a vague follow-up is widened with
 
     @property
     def document(self) -> str:
@@ -69,13 +72,23 @@ class Thread:
         return self.quoted[-1].passage.heading if self.quoted else ""
 
     @property
+    def topic_is_person(self) -> bool | None:
+        """Return whether the passage quoted last speaks of someone (he, she) rather than something (it); None if unknown."""
+        if not self.quoted:
+            return None
+        words = re.findall(r"\w+", self.quoted[-1].passage.text.lower())
+        person = sum(w in PERSON_PRONOUNS for w in words)
+        thing = sum(w in ("it", "its") for w in words)
+        return person > thing
+
+    @property
     def passage_ids(self) -> frozenset[str]:
         """Return the ids of every quoted passage."""
         return frozenset(q.passage.passage_id for q in self.quoted)
 
     def flow(self, question: str) -> Flow:
         """Return where the dialog stands for this question."""
-        given = frozenset((q.passage.passage_id, i) for q in self.quoted for i in q.sentences)
+        given = frozenset((q.passage.passage_id, i) for q in self.quoted for i in q.shown)
         last = (self.quoted[-1].passage.passage_id, max(self.quoted[-1].sentences)) if self.quoted else None
         return Flow(given=given, last=last, continues=_CONTINUES.search(question) is not None, again=_AGAIN.search(question) is not None)
 
@@ -99,6 +112,14 @@ def _sentences_holding(passage: Passage, piece: str) -> tuple[int, ...]:
     return tuple(i for i, (s, e) in enumerate(passage.sentences) if s < end and e > start) or (0,)
 
 
+def _given_in_full(passage: Passage, index: int, said: str) -> bool:
+    """Return True when the answer showed the sentence whole (a short span of it leaves the rest unsaid)."""
+    s, e = passage.sentences[index] if index < len(passage.sentences) else (0, 0)
+    words = re.findall(r"\w+", passage.text[s:e].lower())
+    shown = set(re.findall(r"\w+", said.lower()))
+    return bool(words) and sum(w in shown for w in words) / len(words) >= GIVEN_SHARE
+
+
 class ThreadTracker:
     """Finds the thread of a conversation through the retriever's public methods; remembers text lookups."""
 
@@ -117,8 +138,8 @@ class ThreadTracker:
             # A thread stays on its document: where an answer's words occur in several, the current one wins.
             current = quoted[-1].passage.source if quoted else ""
             quoted.extend(self._quoted(history[i], asked, current))
-        last_question = next((t.content for t in reversed(history) if t.role == "user"), "")
-        return Thread(tuple(quoted), last_question)
+        asked_before = [t.content for t in reversed(history) if t.role == "user"][:EXPANSION_TURNS]
+        return Thread(tuple(quoted), " ".join(asked_before))
 
     def _quoted(self, turn: Turn, asked: str, current: str) -> tuple[Quoted, ...]:
         text = turn.content.strip()
@@ -131,7 +152,7 @@ class ThreadTracker:
                 p = self.retriever.get(pid)
                 if p is not None:
                     idx = tuple(sorted({i for piece in pieces for i in _sentences_holding(p, piece)}))
-                    found.append(Quoted(p, idx or (0,)))
+                    found.append(self._shown(Quoted(p, idx or (0,)), text))
             if found:
                 return tuple(found)
         out = []
@@ -140,8 +161,12 @@ class ThreadTracker:
             # A word or two found elsewhere ("four", "Bath") is no reason to leave the thread's document.
             if here is None and current and len(piece.split()) < SHORT_PIECE_WORDS:
                 continue
-            out.append(here or options[0])
+            out.append(self._shown(here or options[0], text))
         return tuple(out)
+
+    @staticmethod
+    def _shown(q: Quoted, said: str) -> Quoted:
+        return replace(q, shown=tuple(i for i in q.sentences if _given_in_full(q.passage, i, said)))
 
     def _holding(self, pieces: list[str], asked: str) -> tuple[tuple[str, tuple[Quoted, ...]], ...]:
         """Return, per piece of an answer, the retrieved passages holding it (best first); remembered by text."""
@@ -195,12 +220,13 @@ def _moves_away(question: str, thread: Thread, hits: Sequence[Hit]) -> bool:
     return bool(missing) and any(n.lower() in outside for n in missing)
 
 
-def prefer_thread(question: str, hits: Sequence[Hit], thread: Thread, top_k: int) -> list[Hit]:
+def prefer_thread(rewrite: Rewrite, hits: Sequence[Hit], thread: Thread, top_k: int) -> list[Hit]:
     """Return the top-k hits after adding the thread's document and passage prior (none after a clear topic move)."""
-    if not thread.document or _moves_away(question, thread, hits):
+    if not thread.document or _moves_away(rewrite.question, thread, hits):
         return list(hits[:top_k])
     ids = thread.passage_ids
-    prior = DOCUMENT_PRIOR if _own_names(question, thread) else VAGUE_DOCUMENT_PRIOR
+    # A question that leans on the thread can only mean its document; one that stands alone gets a nudge.
+    prior = VAGUE_DOCUMENT_PRIOR if rewrite.refers else DOCUMENT_PRIOR
     rescored = [
         replace(h, score=h.score + (prior if h.passage.source == thread.document else 0.0)
                 + (PASSAGE_PRIOR if h.passage.passage_id in ids else 0.0))

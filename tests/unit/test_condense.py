@@ -114,8 +114,8 @@ TRICKY = [
     pytest.param(conv(("Who is Blinken?", "The Secretary of State. [1]")), "ok", "", "ok", id="small-talk-ok"),
     pytest.param(conv(("Who is Blinken?", "The Secretary of State. [1]")), "I read it yesterday.", "", "I read it yesterday.", id="statement-left-alone"),
     pytest.param(
-        conv(("Where was he born?", "in Edinburgh")), "Any sisters?", "Walter Scott: Early days",
-        "Any sisters (Walter Scott)?", id="unnamed-follow-up-gets-the-topic",
+        conv(("Where was he born?", "in Edinburgh")), "What about sisters?", "Walter Scott: Early days",
+        "What about sisters (Walter Scott)?", id="unnamed-follow-up-gets-the-topic",
     ),
     pytest.param(
         conv(("What did Kidd do with the Suns?", "He led them.")), "What was his best season?", "Jason Kidd: Phoenix Suns",

@@ -14,7 +14,7 @@ def passage(source: str, text: str, heading: str = "") -> Passage:
 
 BATH = passage("bath", "Bath is a city in Somerset. Bath Abbey was founded in the 7th century.", "Bath, Somerset")
 BONN = passage("bonn", "Bonn is a city on the Rhine. Beethoven was born in Bonn in 1770.", "Bonn")
-THREAD = Thread((Quoted(BATH, (0,)),), last_question="Is there a church there?")
+THREAD = Thread((Quoted(BATH, (0,), (0,)),), last_question="Is there a church there?")
 
 
 def hits(*scored: tuple[Passage, float]) -> list[Hit]:
@@ -27,12 +27,12 @@ def test_the_thread_names_its_document_and_topic() -> None:
 
 
 def test_the_threads_document_wins_a_vague_follow_up() -> None:
-    ranked = prefer_thread("When was it established?", hits((BONN, 1.0), (BATH, 0.5)), THREAD, 1)
+    ranked = prefer_thread(Rewrite("When was it established?", refers=True), hits((BONN, 1.0), (BATH, 0.5)), THREAD, 1)
     assert ranked[0].passage.source == "bath"
 
 
 def test_a_clear_move_to_another_document_gets_there() -> None:
-    ranked = prefer_thread("When was Beethoven born?", hits((BONN, 1.0), (BATH, 0.5)), THREAD, 1)
+    ranked = prefer_thread(Rewrite("When was Beethoven born?"), hits((BONN, 1.0), (BATH, 0.5)), THREAD, 1)
     assert ranked[0].passage.source == "bonn"
 
 
