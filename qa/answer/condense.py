@@ -137,10 +137,10 @@ def _person(c: Context) -> str | None:
     # "Who was his father?" keeps "he" on the thread's person; "Who is the ambassador?" introduces a new one.
     if _WHO_Q.match(c.prev_question) and c.prev_answer and not c.prev_said_person:
         introduced = _answer_names(c.prev_question, c.prev_answer)
-        if len(introduced) == 1 or (introduced and _short_name_answer(c.prev_answer)):
-            return introduced[0]
-        if len(introduced) > 1:
-            return None  # two people could be meant: do not guess
+        if introduced:
+            # "Mary Jones and Ann Smith founded it": either could be meant, so do not guess.
+            paired = any(f"{introduced[0]} and " in n or f" and {introduced[0]}" in n for _, n in names(c.prev_answer))
+            return None if paired else introduced[0]
     if c.person_referent:
         return c.person_referent  # "he" goes on meaning whom it meant in the last question
     if c.topic and c.topic_is_person is not False:
