@@ -67,7 +67,8 @@ def main() -> None:
                         for k, v in answer.timings_ms.items():
                             stages[k].append(v)
     for name, values in runs.items():
-        print(f"warm answer latency, {name}: p50 {statistics.median(values):.1f} ms, p95 {percentile(values, 95):.1f} ms ({len(values)} asks)")
+        p50, p95 = statistics.median(values), percentile(values, 95)
+        print(f"warm answer latency, {name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms ({len(values)} asks)")
     print("  stages p50 (with citations): " + ", ".join(f"{k} {statistics.median(v):.1f}" for k, v in stages.items()))
 
 
