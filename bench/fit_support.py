@@ -46,8 +46,8 @@ def collect(name: str, per_set: int, settings: Any, embedder: Any, client: Any) 
     out: dict[str, list[Any]] = {"X": [], "y": [], "q": [], "best": [], "kind": [], "set": []}
     for i, q in enumerate(questions):
         state = chain.prepare.invoke({"question": q.question, "history": [], "top_k": settings.retrieve.top_k})
-        best = best_similarity(state["hits"])
-        for hit, k, _rank, f in sentence_features(state["standalone"], state["hits"]):
+        best = best_similarity(state.hits)
+        for hit, k, _rank, f in sentence_features(state.standalone, state.hits):
             p = hit.passage
             start, end = p.sentences[k]
             gold = corpus.paragraph_ids.get((p.source, p.text)) in q.gold_paragraph_ids

@@ -129,17 +129,17 @@ def run(chain: Any, questions: Sequence[Any], is_gold: Callable[[Any, Any], bool
         first: float | None = None
         parts: list[str] = []
         draft: Draft | None = None
-        for item in chain.answerer.stream(state["standalone"], state["hits"]):
+        for item in chain.answerer.stream(state.standalone, state.hits):
             if isinstance(item, Draft):
                 draft = item
             else:
                 first = first if first is not None else (time.perf_counter() - started) * 1000.0
                 parts.append(item)
         assert draft is not None
-        timings = dict(state["timings_ms"]) | dict(draft.timings_ms)
+        timings = dict(state.timings_ms) | dict(draft.timings_ms)
         timings["answer"] = (time.perf_counter() - started) * 1000.0
         answerable = q.kind != "unanswerable"
-        by_id = {h.passage.passage_id: h.passage for h in state["hits"]}
+        by_id = {h.passage.passage_id: h.passage for h in state.hits}
         gold = sum(1 for c in draft.citations if c.text[c.start : c.end] == c.quote and is_gold(q, by_id[c.passage_id]))
         generative = chain.answerer.name != "extractive"
         kept = 0 if (draft.fallback or draft.refused) else len(split_claims(draft.text))

@@ -116,6 +116,7 @@ def _cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
         floors=parse_floors(args.min),
         ceilings=parse_floors(args.max),
         progress=not args.json,
+        out_of_document=args.out_of_document,
     )
     result = evaluate(settings, opts)
     print(json.dumps(result, indent=2) if args.json else format_table(result))
@@ -170,6 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min", action="append", default=[], metavar="METRIC=VALUE", help="fail (exit 1) below this floor")
     p.add_argument("--max", action="append", default=[], metavar="METRIC=VALUE", help="fail (exit 1) above this ceiling")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--out-of-document", action="store_true",
+        help="SQuAD-style file: index half the split's articles, ask the other half's questions (refuse) mixed with the indexed half's",
+    )
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("serve", help="serve the web chat at / and the answer API at /api")

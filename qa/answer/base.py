@@ -27,6 +27,16 @@ class Draft:
         return not self.citations
 
 
+@dataclass(frozen=True)
+class Flow:
+    """Where the conversation stands in the passages: what was already quoted and where the last answer ended."""
+
+    given: frozenset[tuple[str, int]] = frozenset()  # (passage_id, sentence index) already quoted
+    last: tuple[str, int] | None = None  # (passage_id, sentence index) where the last answer ended
+    continues: bool = False  # "what happened next?", "anything else?": go on from ``last``
+    again: bool = False  # the question asks for something already said: quoting it again is fine
+
+
 class Answerer(Protocol):
     """Writes a cited answer from retrieved passages."""
 
@@ -42,6 +52,15 @@ class Answerer(Protocol):
 
     def health(self) -> str | None:
         """Return None when usable, else a message saying what is wrong."""
+        ...
+
+
+@runtime_checkable
+class FollowsDialog(Protocol):
+    """An answerer that uses where the conversation stands (the extractive one)."""
+
+    def answer_in_dialog(self, question: str, hits: Sequence[Hit], flow: Flow) -> Draft:
+        """Return the cited answer, not repeating what was said and going on from the last answer's place."""
         ...
 
 

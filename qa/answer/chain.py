@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from qa.answer.base import Answerer, Condenser, Draft
-from qa.answer.condense import Turn, condense
+from qa.answer.base import Answerer, Condenser, Draft, Flow, FollowsDialog
+from qa.answer.condense import Rewrite, Turn, rewrite
+from qa.answer.thread import Thread, ThreadTracker, expand, prefer_thread
 from qa.config import LimitsSettings
 from qa.errors import InputError
+from qa.language import small_talk_reply
 from qa.retrieve import HybridRetriever
 from qa.types import REFUSAL, Answer, Citation, Hit
 
@@ -47,6 +49,24 @@ def validate_question(question: Any, limits: LimitsSettings) -> str:
     return stripped
 
 
+def _citation_ids(turn: Any, i: int) -> tuple[str, ...]:
+    """Return the passage ids an assistant turn says it cited, or raise InputError naming the bad one."""
+    if isinstance(turn, Turn):
+        return turn.citations
+    cites = turn.get("citations") if isinstance(turn, Mapping) else None
+    if cites is None:
+        return ()
+    if not isinstance(cites, list | tuple):
+        raise InputError(f"history[{i}].citations must be a list")
+    ids = []
+    for j, c in enumerate(cites):
+        pid = c.get("passage_id") if isinstance(c, Mapping) else None
+        if not isinstance(pid, str) or not pid:
+            raise InputError(f"history[{i}].citations[{j}].passage_id must be a non-empty string")
+        ids.append(pid)
+    return tuple(ids)
+
+
 def validate_history(history: Sequence[Any], limits: LimitsSettings) -> list[Turn]:
     """Return history as turns or raise InputError naming the bad turn."""
     if len(history) > limits.max_history_turns:
@@ -63,7 +83,7 @@ def validate_history(history: Sequence[Any], limits: LimitsSettings) -> list[Tur
             raise InputError(f"history[{i}].content holds a character that is not valid Unicode (a lone surrogate)")
         if len(content) > limits.max_question_chars * 10:
             raise InputError(f"history[{i}].content is too long")
-        turns.append(Turn(role, content))
+        turns.append(Turn(role, content, _citation_ids(t, i)))
     return turns
 
 
@@ -77,8 +97,34 @@ def located(citations: Sequence[Citation], hits: Sequence[Hit]) -> tuple[Citatio
     return tuple(out)
 
 
-def _timed(state: dict[str, Any], name: str, started: float) -> None:
-    state["timings_ms"][name] = (time.perf_counter() - started) * 1000.0
+
+@dataclass(frozen=True)
+class Step:
+    """The chain's state between steps: each step returns a new one."""
+
+    question: str
+    history: tuple[Turn, ...]
+    top_k: int | None
+    started: float
+    timings_ms: tuple[tuple[str, float], ...] = ()
+    thread: Thread = field(default_factory=Thread)
+    rewrite: Rewrite | None = None
+    standalone: str = ""  # exactly what was searched for
+    hits: tuple[Hit, ...] = ()
+
+    def timed(self, name: str, since: float, **changes: Any) -> Step:
+        """Return the state with a stage's elapsed milliseconds added (and other fields changed)."""
+        return replace(self, timings_ms=(*self.timings_ms, (name, (time.perf_counter() - since) * 1000.0)), **changes)
+
+    @property
+    def small_talk(self) -> bool:
+        """Return True when the message is small talk, answered without retrieval."""
+        return self.rewrite is not None and self.rewrite.small_talk
+
+    @property
+    def flow(self) -> Flow:
+        """Return where the dialog stands for this question."""
+        return self.thread.flow(self.question)
 
 
 class AnswerChain:
@@ -88,62 +134,81 @@ class AnswerChain:
         self.retriever = retriever
         self.answerer = answerer
         self.limits = limits
-        self.prepare: Runnable[dict[str, Any], dict[str, Any]] = (
+        self.tracker = ThreadTracker(retriever)
+        self.prepare: Runnable[dict[str, Any], Step] = (
             RunnableLambda(self._validate, name="validate")
             | RunnableLambda(self._condense, name="condense")
             | RunnableLambda(self._retrieve, name="retrieve")
         )
         self.chain: Runnable[dict[str, Any], Answer] = self.prepare | RunnableLambda(self._answer, name="answer")
 
-    def _validate(self, inputs: dict[str, Any]) -> dict[str, Any]:
+    def _validate(self, inputs: dict[str, Any]) -> Step:
         top_k = inputs.get("top_k")
         if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= 50):
             raise InputError("top_k must be an integer from 1 to 50")
-        return {
-            "question": validate_question(inputs.get("question"), self.limits),
-            "history": validate_history(inputs.get("history") or [], self.limits),
-            "top_k": top_k,
-            "timings_ms": {},
-            "started": time.perf_counter(),
-        }
+        return Step(
+            question=validate_question(inputs.get("question"), self.limits),
+            history=tuple(validate_history(inputs.get("history") or [], self.limits)),
+            top_k=top_k,
+            started=time.perf_counter(),
+        )
 
-    def _condense(self, state: dict[str, Any]) -> dict[str, Any]:
+    def _condense(self, step: Step) -> Step:
         t = time.perf_counter()
-        # An answerer with a language model may rewrite follow-ups itself; the rule-based one is the default.
-        rewrite = self.answerer.condense if isinstance(self.answerer, Condenser) else condense
-        state["standalone"] = rewrite(state["question"], state["history"])
-        _timed(state, "condense", t)
-        return state
+        thread = self.tracker.thread(step.history) if step.history else Thread()
+        found = rewrite(step.question, step.history, thread.topic, thread.topic_is_person)
+        if not found.small_talk and step.history and isinstance(self.answerer, Condenser):
+            # An answerer with a language model may rewrite follow-ups itself.
+            found = replace(found, question=self.answerer.condense(step.question, step.history))
+        return step.timed("condense", t, thread=thread, rewrite=found)
 
-    def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
+    def _retrieve(self, step: Step) -> Step:
+        found = step.rewrite
+        if found is None or found.small_talk:
+            return replace(step, standalone=step.question)
+        query = expand(found, step.thread)
         t = time.perf_counter()
-        qvec = self.retriever.embed_query(state["standalone"])
-        _timed(state, "embed", t)
+        qvec = self.retriever.embed_query(query)
+        step = step.timed("embed", t)
         t = time.perf_counter()
-        state["hits"] = self.retriever.retrieve(state["standalone"], state["top_k"], qvec=qvec)
-        _timed(state, "retrieve", t)
-        return state
+        if step.thread.document:
+            # Retrieve deeper so that the thread's passages can be preferred over the question's own top k.
+            k = step.top_k or self.retriever.settings.top_k
+            hits = prefer_thread(found, self.retriever.retrieve(query, max(3 * k, 15), qvec=qvec), step.thread, k)
+        else:
+            hits = self.retriever.retrieve(query, step.top_k, qvec=qvec)
+        return step.timed("retrieve", t, standalone=query, hits=tuple(hits))
 
-    def _finish(self, state: dict[str, Any], draft: Draft) -> Answer:
-        state["timings_ms"].update(draft.timings_ms)
-        state["timings_ms"]["total"] = (time.perf_counter() - state["started"]) * 1000.0
+    def _finish(self, step: Step, draft: Draft) -> Answer:
+        timings = dict(step.timings_ms)
+        timings.update(draft.timings_ms)
+        timings["total"] = (time.perf_counter() - step.started) * 1000.0
+        if step.small_talk:
+            return Answer(answer=draft.text, refused=False, standalone_question=step.standalone, timings_ms=timings)
         return Answer(
             answer=REFUSAL if draft.refused else draft.text,
             refused=draft.refused,
-            standalone_question=state["standalone"],
-            citations=located(draft.citations, state["hits"]),
-            passages=tuple(state["hits"]),
-            timings_ms=state["timings_ms"],
+            standalone_question=step.standalone,
+            citations=located(draft.citations, step.hits),
+            passages=step.hits,
+            timings_ms=timings,
             fallback=draft.fallback,
             removed=draft.removed,
             flagged=draft.flagged,
         )
 
-    def _answer(self, state: dict[str, Any]) -> Answer:
+    def answer_hits(self, step: Step, hits: Sequence[Hit]) -> Draft:
+        """Return the answerer's draft for the step's question over the given hits (following the dialog when it can)."""
+        if step.small_talk:
+            return Draft(text=small_talk_reply(step.question), citations=())
+        if step.history and isinstance(self.answerer, FollowsDialog):
+            return self.answerer.answer_in_dialog(step.standalone, hits, step.flow)
+        return self.answerer.answer(step.standalone, hits)
+
+    def _answer(self, step: Step) -> Answer:
         t = time.perf_counter()
-        draft = self.answerer.answer(state["standalone"], state["hits"])
-        _timed(state, "answer", t)
-        return self._finish(state, draft)
+        draft = self.answer_hits(step, step.hits)
+        return self._finish(step.timed("answer", t), draft)
 
     def ask(self, question: str, history: Sequence[Any] = (), top_k: int | None = None) -> Answer:
         """Return the cited answer to a question (with earlier turns as context)."""
@@ -151,11 +216,18 @@ class AnswerChain:
 
     def stream(self, question: str, history: Sequence[Any] = (), top_k: int | None = None) -> Iterator[str | Answer]:
         """Yield answer text as it is produced, then the final Answer."""
-        state = self.prepare.invoke({"question": question, "history": list(history), "top_k": top_k})
+        step = self.prepare.invoke({"question": question, "history": list(history), "top_k": top_k})
         t = time.perf_counter()
-        for item in self.answerer.stream(state["standalone"], state["hits"]):
+        if step.small_talk or (step.history and isinstance(self.answerer, FollowsDialog)):
+            draft = self.answer_hits(step, step.hits)
+            for i, c in enumerate(draft.citations):
+                yield ("" if i == 0 else " ") + f"{c.quote} [{c.n}]"
+            if step.small_talk:
+                yield draft.text
+            yield self._finish(step.timed("answer", t), draft)
+            return
+        for item in self.answerer.stream(step.standalone, step.hits):
             if isinstance(item, Draft):
-                _timed(state, "answer", t)
-                yield self._finish(state, item)
+                yield self._finish(step.timed("answer", t), item)
             else:
                 yield item

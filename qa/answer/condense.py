@@ -1,69 +1,96 @@
-"""Rewrite a follow-up question into a standalone search query, without a language model. Pure.
+"""Rewrite a follow-up question into a standalone one, without a language model. Pure.
 
-Pronouns are resolved to a named entity of the previous turn:
-- after a "who" question, a person pronoun (he, she, his, her, him) points at the
-  entity the answer introduced (the one nearest to the question's words in the answer);
-- otherwise it points at the last entity named in the previous question.
-An elliptical follow-up ("and in 2020?", "what about Zhang?") gets the previous
-question's subject appended.
+The rules never make a question worse: they replace a pronoun only when they know what
+it means, and otherwise leave the words alone and say so (``Rewrite.unsure``), so that
+the search is widened with the thread's terms instead (``qa.answer.thread``).
+
+- he, she, his, her: after a "who" question, the one person its answer introduced (two
+  or more: unsure); otherwise the thread's topic (the entity the discussed document is
+  about, from its title); otherwise the first name (the subject) of the previous question.
+- it, its, they, their: a short name the previous answer gave ("What city ...?" "Bath"),
+  else the thread's topic; else unsure.
+- this, that, there, a bare "Who?" or "And when?": unsure.
+- A possessive pronoun becomes one possessive ("Cary Grant’s"), never a stacked one.
+- Small talk ("thanks!", "ok") and text that asks nothing are left alone.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
-PERSON_PRONOUNS = {"he", "she", "him", "his", "her", "hers", "himself", "herself"}
-THING_PRONOUNS = {"it", "its", "they", "them", "their", "theirs"}
-POSSESSIVES = {"his", "its", "their", "hers", "theirs"}
+from qa.language import (
+    DEMONSTRATIVES,
+    PERSON_PRONOUNS,
+    POSSESSIVE_PRONOUNS,
+    THING_PRONOUNS,
+    content_words,
+    is_question,
+    is_small_talk,
+    names,
+    title_entity,
+)
+
 _PRONOUN = re.compile(r"\b(" + "|".join(sorted(PERSON_PRONOUNS | THING_PRONOUNS)) + r")\b", re.IGNORECASE)
-_CAP_RUN = re.compile(r"(?<![\w-])[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*")
+_PERSON = re.compile(r"\b(" + "|".join(sorted(PERSON_PRONOUNS)) + r")\b", re.IGNORECASE)
+_DEMONSTRATIVE = re.compile(r"\b(" + "|".join(sorted(DEMONSTRATIVES)) + r")\b", re.IGNORECASE)
 _CITATION_MARK = re.compile(r"\s*\[\d+\]")
 _WORD = re.compile(r"\w+")
-_NOT_ENTITY = {
-    "a", "an", "the", "this", "that", "these", "those", "what", "who", "whom", "whose", "which", "when", "where",
-    "why", "how", "is", "are", "was", "were", "do", "does", "did", "can", "could", "should", "would", "will", "and",
-    "but", "or", "in", "on", "at", "of", "for", "to", "by", "with", "from", "as", "if", "it", "he", "she", "they",
-    "we", "i", "you", "his", "her", "its", "their", "there", "here", "according", "also", "after", "before",
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march",
-    "april", "may", "june", "july", "august", "september", "october", "november", "december",
-}
-_ELLIPTIC_START = re.compile(r"^\s*(and|what about|how about|and what about|what of)\b", re.IGNORECASE)
-_HER_OBJECT = re.compile(r"\s+(to|about|for|from|with|in|on|at|that|and|or)\b", re.IGNORECASE)
-_STOP = _NOT_ENTITY | {"about", "be", "been", "being", "has", "have", "had", "not", "no", "say", "said", "tell", "told"}
+_ELLIPTIC_START = re.compile(r"^\s*(and|what about|how about|and what about|what of|what else|anything else)\b", re.IGNORECASE)
+_HER_OBJECT = re.compile(
+    r"\s+(to|about|for|from|with|in|on|at|that|and|or|as|by|when|after|before|if|because)\b|\s*[?.!,]|\s*$", re.IGNORECASE
+)
+# "this article", "that film": the question points at something of its own, not at the topic.
+_ABOUT_ITSELF = re.compile(r"\b(article|document|passage|text|story)\b|\b(this|that|these|those)\s+\w+", re.IGNORECASE)
+_WHO_Q = re.compile(r"^\s*(who|whom|whose)\b", re.IGNORECASE)
+_THING_Q = re.compile(r"^\s*(what|which)\b", re.IGNORECASE)
+# "it" that refers to nothing: "how long did it take", "it is said", "is it true".
+_DUMMY_IT = re.compile(
+    r"\bit\s+(take|took|takes|seem|seems|seemed|rain|matter|mean|means)\b|\b(it\s+is|is\s+it)\s+(said|true|possible|likely)\b",
+    re.IGNORECASE,
+)
+_POSSESSIVE_END = re.compile(r"(?:[’']s?)$")
+SHORT_ANSWER_WORDS = 6
+SHORT_QUESTION = 2  # content words under which a follow-up cannot stand alone ("Any sisters?", "Where, then?")
+_JOINERS = {"of", "the", "and", "de", "for"}
 
 
 @dataclass(frozen=True)
 class Turn:
-    """One message of a conversation."""
+    """One message of a conversation; an assistant turn may carry the passage ids it cited."""
 
     role: str
     content: str
+    citations: tuple[str, ...] = ()
 
 
-def _strip_leading_function_words(span: str) -> str:
-    words = span.split()
-    while words and words[0].lower().strip(".’'") in _NOT_ENTITY:
-        words.pop(0)
-    while words and words[-1].lower().strip(".’'") in _NOT_ENTITY:
-        words.pop()
-    return " ".join(words).rstrip(".’'")
+@dataclass(frozen=True)
+class Rewrite:
+    """The standalone question and what the rules could not settle."""
+
+    question: str
+    small_talk: bool = False
+    unsure: bool = False  # a reference left unresolved: widen the search with the thread's terms
+    refers: bool = False  # the question leans on the thread (a pronoun, an ellipsis): it cannot move to another topic
 
 
-def entities(text: str) -> list[tuple[int, str]]:
-    """Return (offset, name) of capitalised word runs that look like names, in order."""
-    out = []
-    for m in _CAP_RUN.finditer(text):
-        name = _strip_leading_function_words(m.group(0))
-        if name and any(c.isupper() for c in name):
-            out.append((m.start() + m.group(0).find(name.split()[0]), name))
-    return out
-
-
-def content_words(text: str) -> set[str]:
-    """Return the lower-cased non-stop words of a text."""
-    return {w.lower() for w in _WORD.findall(text) if w.lower() not in _STOP and len(w) > 1}
+def _answer_names(question: str, answer: str) -> list[str]:
+    """Return the names the answer introduces that the question did not already ask about, nearest its words first."""
+    asked = content_words(question)
+    anchors = [m.start() for m in _WORD.finditer(answer) if m.group(0).lower() in asked]
+    candidates: dict[str, int] = {}
+    # "Mary Jones and Ann Smith" are two people.
+    split = [(off + name.find(part), part) for off, name in names(answer) for part in name.split(" and ")]
+    for off, name in split:
+        rest = _unasked_part(name, asked)
+        if rest and not (content_words(rest) & asked):
+            candidates.setdefault(rest, off + len(name) - len(rest))
+    if anchors:
+        return sorted(candidates, key=lambda n: min(abs(candidates[n] - a) for a in anchors))
+    return list(candidates)
 
 
 def _unasked_part(name: str, asked: set[str]) -> str:
@@ -72,74 +99,157 @@ def _unasked_part(name: str, asked: set[str]) -> str:
     for i in range(len(words) - 1, 0, -1):
         prefix = words[:i]
         initials = "".join(w[0] for w in prefix).lower()
-        if initials in asked or all(w.lower() in asked for w in prefix):
+        if initials in asked or all(w.lower() in asked or w.lower() in _JOINERS for w in prefix):
             return " ".join(words[i:])
     return name
 
 
-def _answer_referent(question: str, answer: str) -> str | None:
-    asked = content_words(question)
-    anchors = [m.start() for m in _WORD.finditer(answer) if m.group(0).lower() in asked]
-    candidates = []
-    for off, name in entities(answer):
-        rest = _unasked_part(name, asked)
-        if not (content_words(rest) & asked):
-            candidates.append((off + len(name) - len(rest), rest))
-    if not candidates:
+def _short_name_answer(answer: str) -> str | None:
+    """Return the answer itself when it is just a name ("Bath", "Zappa and the Mothers of Invention")."""
+    text = answer.strip().rstrip(".")
+    if not text or len(text.split()) > SHORT_ANSWER_WORDS:
         return None
-    if not anchors:
-        return candidates[0][1]
-    return min(candidates, key=lambda c: min(abs(c[0] - a) for a in anchors))[1]
+    found = names(text)
+    if found and found[0][0] == 0 and len(found[0][1]) >= len(text) * 0.5:
+        return text if len(found) > 1 or found[0][1] == text else found[0][1]
+    return None
 
 
-def _referent(prev_question: str, prev_answer: str, person: bool) -> str | None:
-    asks_for_person = re.match(r"^\s*(who|whom|whose)\b", prev_question, re.IGNORECASE) is not None
-    if person and asks_for_person and prev_answer:
-        found = _answer_referent(prev_question, prev_answer)
-        if found:
-            return found
-    named = entities(prev_question)
-    if named:
-        return named[-1][1]
-    return _answer_referent(prev_question, prev_answer) if prev_answer else None
+@dataclass(frozen=True)
+class Context:
+    """What a pronoun can refer to: the previous turn, the thread's topic, and what earlier pronouns meant."""
+
+    prev_question: str = ""
+    prev_answer: str = ""
+    topic: str = ""
+    topic_is_person: bool | None = None  # None: unknown (no passage to tell from)
+    said_person: bool = False  # the user has said "he" or "she" in this thread
+    person_referent: str = ""  # what the last "he"/"she" meant
+    thing_referent: str = ""  # what the last "it"/"they" meant
+    prev_said_person: bool = False  # the previous question itself said "he", "his", "she" ...
 
 
-def _replace_pronoun(question: str, match: re.Match[str], referent: str) -> str:
+def _plural(name: str) -> bool:
+    return " and " in name or name.endswith("s")
+
+
+def _person(c: Context) -> str | None:
+    # "Who was his father?" keeps "he" on the thread's person; "Who is the ambassador?" introduces a new one.
+    if _WHO_Q.match(c.prev_question) and c.prev_answer and not c.prev_said_person:
+        introduced = _answer_names(c.prev_question, c.prev_answer)
+        if introduced:
+            # "Mary Jones and Ann Smith founded it": either could be meant, so do not guess.
+            paired = any(f"{introduced[0]} and " in n or f" and {introduced[0]}" in n for _, n in names(c.prev_answer))
+            return None if paired else introduced[0]
+    if c.person_referent:
+        return c.person_referent  # "he" goes on meaning whom it meant in the last question
+    if c.topic and c.topic_is_person is not False:
+        return c.topic
+    # The first name of a question is its subject: "What did Wang Yi tell Blinken?" is about Wang Yi.
+    named = names(c.prev_question)
+    return named[0][1] if named else None
+
+
+def _thing(word: str, c: Context) -> str | None:
+    if c.thing_referent:
+        return c.thing_referent  # "its" goes on meaning what it meant in the last question
+    short = _short_name_answer(c.prev_answer)
+    plural = word in ("they", "them", "their", "theirs", "themselves")
+    if short and (_THING_Q.match(c.prev_question) or _WHO_Q.match(c.prev_question)) and (not plural or _plural(short)):
+        return short
+    # "it" never means a person the thread calls "he" or "she".
+    person_topic = c.topic_is_person if c.topic_is_person is not None else c.said_person
+    if word in ("it", "its") and person_topic:
+        return None
+    return c.topic or None
+
+
+def _possessive(name: str) -> str:
+    return f"{_POSSESSIVE_END.sub('', name)}’s"
+
+
+def _replace(question: str, match: re.Match[str], referent: str) -> str:
     word = match.group(0).lower()
     rest = question[match.end() :]
     # "her" is possessive when a noun follows it ("her job"), an object otherwise ("talk to her").
-    possessive = word in POSSESSIVES or (
-        word == "her" and re.match(r"\s+\w", rest) is not None and not _HER_OBJECT.match(rest)
-    )
-    replacement = f"{referent}’s" if possessive else referent
-    return question[: match.start()] + replacement + rest
+    possessive = word in POSSESSIVE_PRONOUNS or (word == "her" and not _HER_OBJECT.match(rest))
+    return question[: match.start()] + (_possessive(referent) if possessive else referent) + rest
 
 
-def condense(question: str, history: Sequence[Turn]) -> str:
-    """Return a standalone version of the question given earlier turns (unchanged without history)."""
+def _fold(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
+
+
+def _mentions(question: str, referent: str) -> bool:
+    q = _fold(question)
+    return any(re.search(rf"\b{re.escape(_fold(w))}\b", q) for w in referent.split() if len(w) > 2 and w[0].isupper())
+
+
+def resolve(question: str, c: Context) -> tuple[Rewrite, str]:
+    """Return the question with its first pronoun resolved in context, and what the pronoun was taken to mean."""
+    match = _PRONOUN.search(question)
+    if match and not (match.group(0).lower() == "it" and _DUMMY_IT.search(question)):
+        word = match.group(0).lower()
+        referent = _person(c) if word in PERSON_PRONOUNS else _thing(word, c)
+        if referent and _mentions(question, referent):
+            return Rewrite(question, refers=True), referent
+        if referent:
+            return Rewrite(_replace(question, match, referent), refers=True), referent
+        return Rewrite(question, unsure=True, refers=True), ""
+    unsure = bool(_DEMONSTRATIVE.search(question) or _ELLIPTIC_START.match(question) or len(content_words(question)) < SHORT_QUESTION)
+    if unsure and c.topic and not names(question) and not _mentions(question, c.topic) and not _ABOUT_ITSELF.search(question):
+        # A follow-up too short to stand alone is about the thread's topic: say so ("Any sisters? (Salvador Dalí)").
+        return Rewrite(f"{question.rstrip(' ?')} ({c.topic})?", unsure=True, refers=True), ""
+    return Rewrite(question, unsure=unsure, refers=unsure), ""
+
+
+def rewrite(question: str, history: Sequence[Turn], topic: str = "", topic_is_person: bool | None = None) -> Rewrite:
+    """Return the standalone rewrite of a question given earlier turns and the title of the thread's document."""
     question = question.strip()
-    prev_question, prev_answer = "", ""
+    if is_small_talk(question):
+        return Rewrite(question, small_talk=True)
+    c = Context(
+        topic=title_entity(topic) if topic else "",
+        topic_is_person=topic_is_person,
+        said_person=any(_PERSON.search(t.content) for t in history if t.role == "user") or _PERSON.search(question) is not None,
+    )
     for turn in history:
         if turn.role == "user":
             text = turn.content.strip()
-            prev_question = _resolve(text, prev_question, prev_answer) if prev_question else text
-            prev_answer = ""
+            if is_small_talk(text):
+                continue
+            person, thing = "", ""
+            if c.prev_question:
+                m = _PRONOUN.search(text)
+                resolved, meant = resolve(text, c)
+                text = resolved.question
+                if m and meant:
+                    person, thing = (meant, c.thing_referent) if m.group(0).lower() in PERSON_PRONOUNS else (c.person_referent, meant)
+            c = replace(
+                c, prev_question=text, prev_answer="", person_referent=person or c.person_referent, thing_referent=thing,
+                prev_said_person=_PERSON.search(turn.content) is not None,
+            )
         elif turn.role == "assistant":
-            prev_answer = _CITATION_MARK.sub("", turn.content)
-    if not prev_question:
-        return question
-    return _resolve(question, prev_question, prev_answer)
+            c = replace(c, prev_answer=_CITATION_MARK.sub("", turn.content))
+    if not c.prev_question or not is_question(question):
+        return Rewrite(question)
+    return resolve(question, c)[0]
 
 
-def _resolve(question: str, prev_question: str, prev_answer: str) -> str:
-    match = _PRONOUN.search(question)
-    if match:
-        referent = _referent(prev_question, prev_answer, match.group(0).lower() in PERSON_PRONOUNS)
-        if referent:
-            return _replace_pronoun(question, match, referent)
-    if _ELLIPTIC_START.match(question) or len(content_words(question)) < 2:
-        subject = entities(prev_question)
-        tail = subject[-1][1] if subject else " ".join(sorted(content_words(prev_question)))
-        if tail and tail.lower() not in question.lower():
-            return f"{question.rstrip('?').rstrip()} ({tail})?"
-    return question
+def condense(question: str, history: Sequence[Turn], topic: str = "") -> str:
+    """Return a standalone version of the question given earlier turns (unchanged without history)."""
+    return rewrite(question, history, topic).question
+
+
+def turns_of(history: Sequence[Mapping[str, Any]]) -> list[Turn]:
+    """Return JSON-shaped turns ({"role", "content", "citations"?}) as Turn values."""
+    out = []
+    for t in history:
+        cites = tuple(str(c.get("passage_id")) for c in t.get("citations") or () if isinstance(c, Mapping) and c.get("passage_id"))
+        out.append(Turn(str(t["role"]), str(t["content"]), cites))
+    return out
+
+
+def rewrite_turn(question: str, history: Sequence[Mapping[str, Any]], *, topic: str = "") -> str:
+    """Return the rewrite of a question given JSON-shaped history (evaluation entry point)."""
+    return condense(question, turns_of(history), topic)

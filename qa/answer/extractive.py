@@ -16,7 +16,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa.terms import terms
+from qa.answer.base import Flow
+from qa.language import HAS_NUMBER, HAS_TIME, question_type, terms
 from qa.types import Citation, Hit
 
 SENTENCE_FEATURES = (
@@ -34,35 +35,25 @@ SELECTION_WEIGHTS = (3.105, 3.000, 1.905, 0.717, 0.507, -0.226)
 # best similarity among all retrieved sentences), fitted on the dev split.
 CALIBRATION = (-4.256, 0.485, 2.104)
 
-_NUMBER_Q = re.compile(
-    r"^\s*(how\s+(many|much|long|old|far|large|big|tall|high|often|fast|deep|wide|heavy)|what\s+(percentage|number|amount))\b",
-    re.IGNORECASE,
-)
-_TIME_Q = re.compile(r"^\s*(when|(in|on|at|by)?\s*(what|which)\s+(year|date|day|month|century|decade|time))\b", re.IGNORECASE)
-_NAME_Q = re.compile(r"^\s*(who|whom)\b", re.IGNORECASE)
-_NUMBER_WORDS = (
-    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
-    r"thousand|million|billion|dozen|half|once|twice|several|many|few|first|second|third|percent"
-)
-_HAS_NUMBER = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.IGNORECASE)
-_HAS_TIME = re.compile(
-    r"\d|\b(january|february|march|april|may|june|july|august|september|october|november|december|"
-    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|century|centuries|decade|year|years|ago|"
-    r"today|yesterday|tomorrow|morning|afternoon|evening|night|week|weeks|month|months|since|until|during|"
-    r"before|after|spring|summer|autumn|fall|winter)\b",
-    re.IGNORECASE,
-)
+# The dialog flow (see ``Flow``), added to the selection score of a sentence before calibration:
+# a sentence already quoted is pushed down; after "what happened next?" the sentences right
+# after the last answer come first; otherwise later sentences of the same passage are slightly
+# preferred (answers in information-seeking dialogs move forward through a text).
+REPEAT_PENALTY = 1.5
+NEXT_BONUS = (3.0, 1.5)
+FORWARD_BONUS = 0.3
 _NAME = re.compile(r"(?<![.!?“\"]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
 _CAPITALISED = re.compile(r"(?<![.!?“\"]\s)(?<!^)\b[A-Z][a-z]+")
 
 
 def answer_type_found(question: str, sentence: str) -> bool:
     """Return False when the question asks for a number, time or name that the sentence lacks."""
-    if _NUMBER_Q.match(question):
-        return _HAS_NUMBER.search(sentence) is not None
-    if _TIME_Q.match(question):
-        return _HAS_TIME.search(sentence) is not None
-    if _NAME_Q.match(question):
+    kind = question_type(question)
+    if kind == "number":
+        return HAS_NUMBER.search(sentence) is not None
+    if kind == "time":
+        return HAS_TIME.search(sentence) is not None
+    if kind == "name":
         asked = set(terms(question))
         return any(set(terms(m.group(0))) - asked for m in _CAPITALISED.finditer(sentence))
     return True
@@ -143,12 +134,28 @@ def sentence_features(question: str, hits: Sequence[Hit]) -> list[tuple[Hit, int
     return rows
 
 
-def rank_sentences(question: str, hits: Sequence[Hit]) -> list[Candidate]:
-    """Return every sentence of the hits as a candidate, best first."""
+def flow_bonus(flow: Flow, passage_id: str, index: int) -> float:
+    """Return what the dialog adds to a sentence's selection score: down if already quoted, up if it comes next."""
+    bonus = 0.0
+    if not flow.again and (passage_id, index) in flow.given:
+        bonus -= REPEAT_PENALTY
+    if flow.last is not None and flow.last[0] == passage_id and index > flow.last[1]:
+        step = index - flow.last[1]
+        if flow.continues and step <= len(NEXT_BONUS):
+            bonus += NEXT_BONUS[step - 1]
+        else:
+            bonus += FORWARD_BONUS
+    return bonus
+
+
+def rank_sentences(question: str, hits: Sequence[Hit], flow: Flow | None = None) -> list[Candidate]:
+    """Return every sentence of the hits as a candidate, best first (following the dialog's flow when given)."""
     best = best_similarity(hits)
     out = []
     for hit, k, rank, f in sentence_features(question, hits):
         score = _dot(f, SELECTION_WEIGHTS)
+        if flow is not None:
+            score += flow_bonus(flow, hit.passage.passage_id, k)
         out.append(Candidate(hit, k, rank, f, score, calibrated_support(score, best)))
     out.sort(key=lambda c: (-c.score, c.rank, c.index))
     return out
@@ -172,10 +179,10 @@ def cite(n: int, candidate: Candidate) -> Citation:
 
 
 def extract(
-    question: str, hits: Sequence[Hit], *, refuse_below: float, max_sentences: int, margin: float
+    question: str, hits: Sequence[Hit], *, refuse_below: float, max_sentences: int, margin: float, flow: Flow | None = None
 ) -> tuple[str, tuple[Citation, ...]]:
     """Return the answer text with [n] markers and its citations; ("", ()) means refuse."""
-    ranked = rank_sentences(question, hits)
+    ranked = rank_sentences(question, hits, flow)
     if not ranked or ranked[0].support < refuse_below:
         return "", ()
     chosen = [ranked[0]]

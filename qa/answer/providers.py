@@ -15,7 +15,7 @@ from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 
-from qa.answer.base import Answerer, Draft
+from qa.answer.base import Answerer, Draft, Flow
 from qa.answer.extractive import extract
 from qa.config import AnswerSettings
 from qa.errors import ConfigError
@@ -27,6 +27,8 @@ SAMPLE_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Local OpenAI-compatible servers (llama.cpp, vLLM, LM Studio, Ollama) ignore the key, but the client requires one.
 NO_KEY = "sk-no-key-required"
 LLM_EXTRA = "pip install '.[llm]'"
+# Share of answer.refuse_below required of a follow-up answered from the passage the thread is on (fitted on conv_dev).
+THREAD_REFUSE_SHARE = 0.5
 
 
 class ExtractiveAnswerer:
@@ -39,9 +41,16 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, hits: Sequence[Hit]) -> Draft:
         """Return the quoted answer, or a refusal when support is under the threshold."""
+        return self.answer_in_dialog(question, hits, None)
+
+    def answer_in_dialog(self, question: str, hits: Sequence[Hit], flow: Flow | None) -> Draft:
+        """Return the quoted answer following the dialog: nothing quoted twice, going on from the last answer."""
         s = self.settings
+        # Inside a thread the answer is expected in the passages the conversation is about: ask for less support.
+        in_thread = flow is not None and flow.last is not None and bool(hits) and hits[0].passage.passage_id == flow.last[0]
+        refuse_below = s.refuse_below * (THREAD_REFUSE_SHARE if in_thread else 1.0)
         text, citations = extract(
-            question, hits, refuse_below=s.refuse_below, max_sentences=s.max_sentences, margin=s.second_sentence_margin
+            question, hits, refuse_below=refuse_below, max_sentences=s.max_sentences, margin=s.second_sentence_margin, flow=flow
         )
         return Draft(text=text, citations=citations)
 

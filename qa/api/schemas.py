@@ -31,10 +31,22 @@ class Schema(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class CitedPassage(BaseModel):
+    """A passage an earlier answer cited; other fields of a returned citation may be sent back and are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+    passage_id: StrictStr = Field(min_length=1, description="The `passage_id` of a citation the answer carried.")
+
+
 class TurnIn(Schema):
     role: Literal["user", "assistant"] = Field(description="Who said it.")
     content: Text = Field(
         max_length=DEFAULT_LIMITS.max_question_chars * 10, description="What was said (an assistant turn may keep its [n] markers)."
+    )
+    citations: list[CitedPassage] | None = Field(
+        None,
+        description="Assistant turns: the citations the answer carried, so follow-ups stay on those passages. "
+        "Without them the passages are found from the answer's text.",
     )
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ class EvalOptions:
     floors: dict[str, float] | None = None
     ceilings: dict[str, float] | None = None
     progress: bool = True
+    out_of_document: bool = False
 
 
 def parse_floors(items: Sequence[str]) -> dict[str, float]:
@@ -59,9 +61,14 @@ def _curve(outcomes: Sequence[Outcome], attr: str) -> dict[int, float]:
 
 def evaluate(settings: Settings, opts: EvalOptions) -> dict[str, Any]:
     """Run the evaluation and return the full report."""
+    from qa.evaluate.conversation import is_dialog_file
     from qa.ingest.pipeline import ingest_documents
     from qa.runtime import build_runtime, open_client, open_embedder, open_store
 
+    if opts.out_of_document:
+        return _guarded(evaluate_out_of_document(settings, opts), opts)
+    if is_dialog_file(opts.questions):
+        return _guarded(evaluate_conversations(settings, opts), opts)
     corpus_path = opts.corpus or default_corpus(opts.questions)
     embedder = open_embedder(settings)
     client = open_client(settings)
@@ -115,10 +122,110 @@ def evaluate(settings: Settings, opts: EvalOptions) -> dict[str, Any]:
 
         plot_recall(result, opts.plot)
         result["plot"] = str(opts.plot)
+    return _guarded(result, opts)
+
+
+def _guarded(result: dict[str, Any], opts: EvalOptions) -> dict[str, Any]:
     overall = result["overall"]
     result["below_floor"] = {k: overall.get(k) for k, v in (opts.floors or {}).items() if overall.get(k) is None or overall[k] < v}
     result["above_ceiling"] = {k: overall.get(k) for k, v in (opts.ceilings or {}).items() if overall.get(k) is None or overall[k] > v}
     return result
+
+
+def _eval_store(settings: Settings, documents: list[Document], digest: str, embedder: Any, client: Any, progress: bool) -> Settings:
+    """Ingest documents into their own collection named by content hash; return the settings that open it."""
+    from qa.ingest.pipeline import ingest_documents
+    from qa.runtime import open_store
+
+    collection = f"eval-{digest}"
+    settings = settings.model_copy(update={"store": settings.store.model_copy(update={"collection": collection})})
+    store = open_store(settings, embedder, client, create=True)
+    report = ingest_documents(documents, store, embedder, progress=progress)
+    log.info("eval collection %s: %s", collection, report.summary())
+    return settings
+
+
+def evaluate_conversations(settings: Settings, opts: EvalOptions) -> dict[str, Any]:
+    """Ask every dialog turn with and without its history (or score rewrites, for a file without documents)."""
+    from qa.answer.condense import rewrite_turn
+    from qa.evaluate.conversation import load_turns, run_dialogs, run_rewrites, titled_documents
+    from qa.evaluate.datasets import _read_jsonl
+    from qa.runtime import build_runtime, open_client, open_embedder
+
+    turns = load_turns(opts.questions)
+    if opts.limit is not None:
+        keep = {t.dialog for t in turns[: opts.limit]}
+        turns = [t for t in turns if t.dialog in keep]
+    corpus_path = opts.corpus or default_corpus(opts.questions)
+    if corpus_path is None:
+        rewrites = run_rewrites(lambda t: rewrite_turn(t.question, t.history, topic=t.topic.split(":")[0]), turns)
+        return {"kind": "rewrites", "questions_file": str(opts.questions), "overall": rewrites}
+    rows = _read_jsonl(corpus_path)
+    documents = titled_documents(rows)
+    digest = hashlib.sha256(corpus_path.read_bytes() + b"titled").hexdigest()[:12]
+    embedder = open_embedder(settings)
+    client = open_client(settings)
+    settings = _eval_store(settings, documents, digest, embedder, client, opts.progress)
+    runtime = build_runtime(settings, embedder=embedder, client=client)
+    report = run_dialogs(runtime.chain.ask, turns, progress=opts.progress)
+    results = report.pop("results")
+    overall = dict(report["with_history"])
+    overall.update({f"no_history_{k}": v for k, v in report["without_history"].items() if k not in ("turns", "answerable", "unanswerable")})
+    overall.update({f"switch_{k}": v for k, v in report["topic_switch"].items()})
+    if opts.failures is not None:
+        opts.failures.parent.mkdir(parents=True, exist_ok=True)
+        with opts.failures.open("w", encoding="utf-8") as fh:
+            for r in results:
+                if not r.right:
+                    fh.write(json.dumps(asdict(r), ensure_ascii=False) + "\n")
+    return {"kind": "conversation", "questions_file": str(opts.questions), "corpus": str(corpus_path), **report, "overall": overall}
+
+
+def evaluate_out_of_document(settings: Settings, opts: EvalOptions) -> dict[str, Any]:
+    """Index half the articles of the split; ask questions of the other half (refuse) mixed with the indexed half's."""
+    import random
+
+    from qa.runtime import build_runtime, open_client, open_embedder
+
+    corpus_path = opts.corpus or default_corpus(opts.questions)
+    if corpus_path is None:
+        raise InputError("--out-of-document needs a SQuAD-style corpus beside the questions (or --corpus)")
+    corpus = load_corpus(corpus_path)
+    questions = load_questions(opts.questions, split=opts.split, limit=None, splits=corpus.splits)
+    articles = sorted({q.doc_id for q in questions})
+    indexed = set(articles[::2])
+    documents = [d for d in corpus.documents if d.source in indexed]
+    n = (opts.limit or 600) // 2
+    inside = [q for q in questions if q.doc_id in indexed]
+    outside = [q for q in questions if q.doc_id not in indexed]
+    rng = random.Random(0)
+    inside, outside = rng.sample(inside, min(n, len(inside))), rng.sample(outside, min(n, len(outside)))
+    mixed = inside + outside
+    rng.shuffle(mixed)
+    embedder = open_embedder(settings)
+    client = open_client(settings)
+    digest = hashlib.sha256(("\n".join(sorted(indexed)) + corpus.digest).encode()).hexdigest()[:12]
+    settings = _eval_store(settings, documents, digest, embedder, client, opts.progress)
+    runtime = build_runtime(settings, embedder=embedder, client=client)
+    from tqdm import tqdm
+
+    refused_out, refused_in, right_in = [], [], []
+    for q in tqdm(mixed, desc="out-of-document", unit="q", disable=not opts.progress):
+        a = runtime.chain.ask(q.question)
+        if q.doc_id in indexed:
+            refused_in.append(a.refused)
+            right_in.append(not a.refused and contains_any(a.answer, q.answers))
+        else:
+            refused_out.append(a.refused)
+    overall = {
+        "indexed_articles": len(indexed),
+        "outside_questions": len(refused_out),
+        "inside_questions": len(refused_in),
+        "out_of_document_refused": round(sum(refused_out) / max(1, len(refused_out)), 4),
+        "false_refusals": round(sum(refused_in) / max(1, len(refused_in)), 4),
+        "inside_answer_accuracy": round(sum(right_in) / max(1, len(right_in)), 4),
+    }
+    return {"kind": "out_of_document", "questions_file": str(opts.questions), "split": opts.split, "overall": overall}
 
 
 def _documents_from_store(passages: Sequence[Passage]) -> list[Document]:

@@ -23,8 +23,47 @@ def _fmt(v: Any) -> str:
     return "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
 
 
+_CONVERSATION_ROWS = (
+    ("answer_right", "answer right (answerable turns)"),
+    ("doc_cited", "conversation's document cited"),
+    ("first_right", "first turns right"),
+    ("followup_right", "follow-ups right"),
+    ("pronoun_right", "follow-ups with a pronoun right"),
+    ("no_pronoun_right", "follow-ups without a pronoun right"),
+    ("unanswerable_refused", "unanswerable turns refused"),
+    ("false_refusals", "answerable turns refused"),
+    ("latency_ms_p50", "answer latency p50 (ms)"),
+)
+
+
+def format_conversation(result: dict[str, Any]) -> str:
+    """Return a conversation, rewrite or out-of-document report as text."""
+    overall = result["overall"]
+    lines = [f"{result['questions_file']} ({result['kind']})"]
+    if result["kind"] == "conversation":
+        w, wo = result["with_history"], result["without_history"]
+        lines.append(f"{w['turns']} turns asked ({w['answerable']} answerable, {w['unanswerable']} unanswerable; yes/no turns skipped)")
+        header = f"{'metric':38s}{'with history':>14s}{'without':>10s}"
+        lines += [header, "-" * len(header)]
+        lines += [f"{label:38s}{_fmt(w.get(k)).rjust(14)}{_fmt(wo.get(k)).rjust(10)}" for k, label in _CONVERSATION_ROWS]
+        sw = result["topic_switch"]
+        lines.append(
+            f"topic switch ({sw['switches']} dialog pairs): new document retrieved first {_fmt(sw['reached'])}, "
+            f"cited {_fmt(sw['doc_cited'])}, answered right {_fmt(sw['right'])}"
+        )
+    else:
+        lines += [f"{k:38s}{_fmt(v).rjust(10)}" for k, v in overall.items()]
+    if result.get("below_floor"):
+        lines.append("BELOW FLOOR: " + ", ".join(f"{k}={_fmt(v)}" for k, v in result["below_floor"].items()))
+    if result.get("above_ceiling"):
+        lines.append("ABOVE CEILING: " + ", ".join(f"{k}={_fmt(v)}" for k, v in result["above_ceiling"].items()))
+    return "\n".join(lines)
+
+
 def format_table(result: dict[str, Any]) -> str:
     """Return the report as an aligned text table, per kind, with the baseline beside it when present."""
+    if result.get("kind") in ("conversation", "rewrites", "out_of_document"):
+        return format_conversation(result)
     overall, kinds = result["overall"], result["by_kind"]
     base = result.get("baseline")
     cols = ["overall", *kinds]

@@ -71,11 +71,11 @@ def run_questions(
             prior = chain.ask(earlier, history)
             history += [{"role": "user", "content": earlier}, {"role": "assistant", "content": prior.answer}]
         # Retrieve deeper than top_k to measure rank, but answer from top_k exactly as the chain does.
-        state = chain.prepare.invoke({"question": q.question, "history": history, "top_k": max(top_k, RANK_DEPTH)})
-        hits: list[Hit] = state["hits"]
+        step = chain.prepare.invoke({"question": q.question, "history": history, "top_k": max(top_k, RANK_DEPTH)})
+        hits: list[Hit] = list(step.hits)
         started = time.perf_counter()
-        draft = chain.answerer.answer(state["standalone"], hits[:top_k])
-        timings = dict(state["timings_ms"])
+        draft = chain.answer_hits(step, hits[:top_k])
+        timings = dict(step.timings_ms)
         timings["answer"] = (time.perf_counter() - started) * 1000.0
         timings["total"] = sum(v for k, v in timings.items() if k != "total")
         answerable = q.kind != "unanswerable"
@@ -85,7 +85,7 @@ def run_questions(
                 qid=q.qid,
                 kind=q.kind,
                 question=q.question,
-                standalone_question=state["standalone"],
+                standalone_question=step.standalone,
                 answer=draft.text,
                 refused=draft.refused,
                 gold_rank=_first_rank(hits, lambda p, q=q: is_gold(q, p)) if answerable else None,  # type: ignore[misc]

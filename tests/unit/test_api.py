@@ -57,6 +57,26 @@ def test_ask_uses_history_and_top_k(client: TestClient) -> None:
     assert len(body["passages"]) == 1
 
 
+def test_history_may_carry_the_citations_an_answer_had(client: TestClient) -> None:
+    first = client.post("/api/ask", json={"question": "Who is Wang Yi?"}).json()
+    assert first["citations"]
+    history = [
+        {"role": "user", "content": "Who is Wang Yi?"},
+        # A client may send back the citation objects it got; only passage_id is read.
+        {"role": "assistant", "content": first["answer"], "citations": first["citations"]},
+    ]
+    r = client.post("/api/ask", json={"question": "Whom did he call?", "history": history})
+    assert r.status_code == 200
+    assert "he" not in r.json()["standalone_question"].lower().split()
+
+
+def test_small_talk_gets_a_polite_reply_without_search_or_refusal(client: TestClient) -> None:
+    history = [{"role": "user", "content": "Who is Wang Yi?"}, {"role": "assistant", "content": "The Chinese Foreign Minister. [1]"}]
+    body = client.post("/api/ask", json={"question": "Thanks!", "history": history}).json()
+    assert body["refused"] is False and body["answer"] != REFUSAL and "welcome" in body["answer"].lower()
+    assert body["citations"] == [] and body["passages"] == []
+
+
 def test_refusal_is_an_answer_with_closest_passages(client: TestClient) -> None:
     body = client.post("/api/ask", json={"question": "An unanswerable question about Blinken"}).json()
     assert body["refused"] is True and body["answer"] == REFUSAL
@@ -140,6 +160,10 @@ LONG = "x" * 2001
         pytest.param({"question": "q?", "history": ["hi"]}, 422, "history.0", id="history-turn-not-object"),
         pytest.param(
             {"question": "q?", "history": [{"role": "user", "content": "x"}] * 41}, 422, "history has 41 turns", id="history-too-long"
+        ),
+        pytest.param(
+            {"question": "q?", "history": [{"role": "assistant", "content": "x", "citations": [{"n": 1}]}]}, 422,
+            "history.0.citations.0.passage_id", id="history-citation-without-passage-id",
         ),
         pytest.param({"question": "q?", "topk": 3}, 422, "topk: unknown field", id="misspelt-field"),
         pytest.param([], 422, "JSON object", id="body-a-list"),

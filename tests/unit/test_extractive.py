@@ -87,3 +87,30 @@ def test_ranking_prefers_sentences_sharing_question_terms() -> None:
 def test_citation_rejects_a_quote_that_is_not_in_the_text() -> None:
     with pytest.raises(ValueError, match="quote does not match"):
         Citation(1, "id", "a.txt", 1, "abc def", "xyz", 0, 3, 0.5)
+
+
+STORY = hit(
+    "Anna sailed from Oslo in May. Anna sailed on to Bergen with her brother. "
+    "In Bergen she found work at the harbour. Later she moved to Paris.",
+    [0.5, 0.48, 0.3, 0.2],
+)
+
+
+def test_a_sentence_already_quoted_is_not_quoted_again() -> None:
+    from qa.answer.base import Flow
+
+    first = rank_sentences("Where did Anna sail?", [STORY])[0]
+    flow = Flow(given=frozenset({(STORY.passage.passage_id, first.index)}))
+    again = rank_sentences("Where did Anna sail?", [STORY], flow)[0]
+    assert again.index != first.index
+    asked_again = rank_sentences("Where did Anna sail?", [STORY], Flow(given=flow.given, again=True))[0]
+    assert asked_again.index == first.index
+
+
+def test_what_happened_next_goes_on_from_the_last_answer() -> None:
+    from qa.answer.base import Flow
+
+    pid = STORY.passage.passage_id
+    flow = Flow(given=frozenset({(pid, 0), (pid, 1)}), last=(pid, 1), continues=True)
+    _, citations = extract("What happened next?", [STORY], refuse_below=0.25, max_sentences=1, margin=0.0, flow=flow)
+    assert citations and citations[0].quote == "In Bergen she found work at the harbour."

@@ -19,7 +19,7 @@ from qa.answer.condense import Turn
 from qa.answer.condense import condense as rule_condense
 from qa.answer.generate import GenerativeAnswerer
 from qa.answer.providers import ExtractiveAnswerer, make_answerer
-from qa.config import AnswerSettings, LimitsSettings
+from qa.config import AnswerSettings, LimitsSettings, RetrieveSettings
 from qa.errors import ConfigError, ProviderError
 from qa.ingest.split import split_document
 from qa.runtime import check_answerer
@@ -263,6 +263,7 @@ class _Retriever:
     def __init__(self, hits: Sequence[Hit]) -> None:
         self.hits = list(hits)
         self.queries: list[str] = []
+        self.settings = RetrieveSettings()
 
     def embed_query(self, question: str) -> np.ndarray:
         return np.zeros(4, dtype=np.float32)
@@ -278,9 +279,9 @@ def test_chain_uses_the_model_condense_and_reports_stage_timings(hits: list[Hit]
     assert isinstance(gen, Condenser)
     retriever = _Retriever(hits)
     chain = AnswerChain(retriever, gen, LimitsSettings())  # type: ignore[arg-type]
-    history = [{"role": "user", "content": "Who is Wang Yi?"}, {"role": "assistant", "content": "Foreign Minister Wang Yi [1]"}]
+    history = [{"role": "user", "content": "Who is Wang Yi?"}, {"role": "assistant", "content": "China's top diplomat. [1]"}]
     result = chain.ask("What did he say about military blocs?", history).to_dict()
-    assert retriever.queries == ["What did Wang Yi say about expanding military blocs?"]
+    assert retriever.queries[-1] == "What did Wang Yi say about expanding military blocs?"  # earlier: the thread lookup
     assert result["standalone_question"] == "What did Wang Yi say about expanding military blocs?"
     assert result["answer"] == GOOD.replace(" [2].", ". [1]")
     assert result["removed"][0]["sentence"] == "He met Joe Biden."

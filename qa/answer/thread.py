@@ -1,0 +1,236 @@
+"""Conversation-aware retrieval: the thread's document and passages weigh in, a clear move to another still gets there.
+
+The thread is what the earlier answers quoted: the passages named by their citations, or,
+for a client that sends text only, the passages whose text holds the answer's words
+(found with the retriever's own search and remembered). From it come
+
+- the thread's document and its title (the topic that pronouns resolve to, ``condense``);
+- an expansion of a vague follow-up with the previous question's words (historical query
+  expansion: add context terms rather than guess a rewrite);
+- a prior for the thread's document and passages over the question's own ranking, dropped
+  when the question names something the thread's document does not hold but another does;
+- the dialog flow: sentences already quoted, and where the last answer ended.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from qa.answer.base import Flow
+from qa.answer.condense import Rewrite, Turn
+from qa.language import PERSON_PRONOUNS, content_words, names, stopwords
+from qa.retrieve import HybridRetriever
+from qa.types import REFUSAL, Hit, Passage
+
+_MARKER = re.compile(r"\s*\[\d+\]\s*")
+_CONTINUES = re.compile(
+    r"\b(what happened (next|then|after(wards| that)?)|what (came|comes|happened) (next|after)|and then|then what|"
+    r"after that|afterwards|what else|anything else|tell me more|go on|continue|what next|any other|anything more)\b",
+    re.IGNORECASE,
+)
+_NOT_A_QUOTE = re.compile(r"^(yes|no|yeah|nope|unknown|none|i don.t know|not sure|maybe)\b", re.IGNORECASE)
+_AGAIN = re.compile(r"\b(again|repeat|remind me|what did you say|once more)\b", re.IGNORECASE)
+# Weights of the thread over the question's own fused score (z-scores, about -3 to 6), fitted on conv_dev.
+DOCUMENT_PRIOR = 1.0  # a question that stands alone
+VAGUE_DOCUMENT_PRIOR = 4.0  # a question with a pronoun or an ellipsis: it can only mean the thread
+PASSAGE_PRIOR = 0.5
+SHORT_PIECE_WORDS = 4
+GIVEN_SHARE = 0.8  # share of a sentence's words an answer must show for the sentence to count as said
+EXPANSION_WORDS = 8
+EXPANSION_TURNS = 2
+RECENT_TURNS = 6  # assistant turns whose quoted passages are looked up
+
+
+@dataclass(frozen=True)
+class Quoted:
+    """The sentences of one passage an earlier answer quoted, and which of them it showed whole."""
+
+    passage: Passage
+    sentences: tuple[int, ...]
+    shown: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Thread:
+    """What the conversation has been about, most recent last."""
+
+    quoted: tuple[Quoted, ...] = ()
+    last_question: str = ""  # the recent user questions, newest first, joined: what a vague follow-up is widened with
+
+    @property
+    def document(self) -> str:
+        """Return the source of the passage quoted last ("" for a new conversation)."""
+        return self.quoted[-1].passage.source if self.quoted else ""
+
+    @property
+    def topic(self) -> str:
+        """Return the title or heading of the passage quoted last."""
+        return self.quoted[-1].passage.heading if self.quoted else ""
+
+    @property
+    def topic_is_person(self) -> bool | None:
+        """Return whether the passage quoted last speaks of someone (he, she) rather than something (it); None if unknown."""
+        if not self.quoted:
+            return None
+        words = re.findall(r"\w+", self.quoted[-1].passage.text.lower())
+        person = sum(w in PERSON_PRONOUNS for w in words)
+        thing = sum(w in ("it", "its") for w in words)
+        return person > thing
+
+    @property
+    def passage_ids(self) -> frozenset[str]:
+        """Return the ids of every quoted passage."""
+        return frozenset(q.passage.passage_id for q in self.quoted)
+
+    def flow(self, question: str) -> Flow:
+        """Return where the dialog stands for this question."""
+        given = frozenset((q.passage.passage_id, i) for q in self.quoted for i in q.shown)
+        last = (self.quoted[-1].passage.passage_id, max(self.quoted[-1].sentences)) if self.quoted else None
+        return Flow(given=given, last=last, continues=_CONTINUES.search(question) is not None, again=_AGAIN.search(question) is not None)
+
+
+def _pieces(answer: str) -> list[str]:
+    """Return the quoted stretches of an answer text (between its [n] markers) that could name a place in a passage."""
+    out = []
+    for p in _MARKER.split(answer):
+        p = p.strip().strip(".,;:!?\"'“”")
+        # "yes", "no", "I don't know" say nothing about where the answer came from.
+        if len(p) >= 3 and not _NOT_A_QUOTE.match(p):
+            out.append(p)
+    return out
+
+
+def _sentences_holding(passage: Passage, piece: str) -> tuple[int, ...]:
+    m = re.search(rf"(?<!\w){re.escape(piece.lower())}(?!\w)", passage.text.lower())
+    if m is None:
+        return ()
+    start, end = m.span()
+    return tuple(i for i, (s, e) in enumerate(passage.sentences) if s < end and e > start) or (0,)
+
+
+def _given_in_full(passage: Passage, index: int, said: str) -> bool:
+    """Return True when the answer showed the sentence whole (a short span of it leaves the rest unsaid)."""
+    s, e = passage.sentences[index] if index < len(passage.sentences) else (0, 0)
+    words = re.findall(r"\w+", passage.text[s:e].lower())
+    shown = set(re.findall(r"\w+", said.lower()))
+    return bool(words) and sum(w in shown for w in words) / len(words) >= GIVEN_SHARE
+
+
+class ThreadTracker:
+    """Finds the thread of a conversation through the retriever's public methods; remembers text lookups."""
+
+    def __init__(self, retriever: HybridRetriever, *, cache_size: int = 2048) -> None:
+        self.retriever = retriever
+        self._cache: OrderedDict[str, tuple[tuple[str, tuple[Quoted, ...]], ...]] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def thread(self, history: Sequence[Turn]) -> Thread:
+        """Return the thread of the earlier turns."""
+        quoted: list[Quoted] = []
+        assistant = [i for i, t in enumerate(history) if t.role == "assistant"][-RECENT_TURNS:]
+        for i in assistant:
+            asked = history[i - 1].content if i and history[i - 1].role == "user" else ""
+            # A thread stays on its document: where an answer's words occur in several, the current one wins.
+            current = quoted[-1].passage.source if quoted else ""
+            quoted.extend(self._quoted(history[i], asked, current))
+        asked_before = [t.content for t in reversed(history) if t.role == "user"][:EXPANSION_TURNS]
+        return Thread(tuple(quoted), " ".join(asked_before))
+
+    def _quoted(self, turn: Turn, asked: str, current: str) -> tuple[Quoted, ...]:
+        text = turn.content.strip()
+        if not text or text.startswith(REFUSAL):
+            return ()
+        pieces = _pieces(text)
+        if turn.citations:
+            found = []
+            for pid in dict.fromkeys(turn.citations):
+                p = self.retriever.get(pid)
+                if p is not None:
+                    idx = tuple(sorted({i for piece in pieces for i in _sentences_holding(p, piece)}))
+                    found.append(self._shown(Quoted(p, idx or (0,)), text))
+            if found:
+                return tuple(found)
+        out = []
+        for piece, options in self._holding(pieces, asked):
+            here = next((q for q in options if q.passage.source == current), None)
+            # A word or two found elsewhere ("four", "Bath") is no reason to leave the thread's document.
+            if here is None and current and len(piece.split()) < SHORT_PIECE_WORDS:
+                continue
+            out.append(self._shown(here or options[0], text))
+        return tuple(out)
+
+    @staticmethod
+    def _shown(q: Quoted, said: str) -> Quoted:
+        return replace(q, shown=tuple(i for i in q.sentences if _given_in_full(q.passage, i, said)))
+
+    def _holding(self, pieces: list[str], asked: str) -> tuple[tuple[str, tuple[Quoted, ...]], ...]:
+        """Return, per piece of an answer, the retrieved passages holding it (best first); remembered by text."""
+        if not pieces:
+            return ()
+        key = asked + "\n" + "\n".join(pieces)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        hits = self.retriever.retrieve(" ".join(pieces) + " " + asked, top_k=5)
+        result = []
+        for piece in pieces:
+            options = tuple(Quoted(h.passage, idx) for h in hits if (idx := _sentences_holding(h.passage, piece)))
+            if options:
+                result.append((piece, options))
+        found = tuple(result)
+        with self._lock:
+            self._cache[key] = found
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return found
+
+
+def expand(rewrite: Rewrite, thread: Thread) -> str:
+    """Return the search query: the rewrite, widened with the previous question's words when it is unsure."""
+    if not rewrite.unsure or not thread.last_question:
+        return rewrite.question
+    have = content_words(rewrite.question)
+    stop = set(stopwords())
+    words = dict.fromkeys(re.findall(r"[\w’'-]+", thread.last_question))
+    extra = [w for w in words if w.lower() not in have and w.lower() not in stop and len(w) > 1]
+    if not extra:
+        return rewrite.question
+    return f"{rewrite.question} {' '.join(extra[:EXPANSION_WORDS])}"
+
+
+def _own_names(question: str, thread: Thread) -> list[str]:
+    """Return the names the question itself asks about (not the thread's topic it was rewritten with)."""
+    return [n for _, n in names(question) if n.lower() not in thread.topic.lower()]
+
+
+def _moves_away(question: str, thread: Thread, hits: Sequence[Hit]) -> bool:
+    """Return True when the question names something that the thread's document lacks and another retrieved document has."""
+    asked = _own_names(question, thread)
+    if not asked:
+        return False
+    inside = " ".join(h.passage.heading + " " + h.passage.text for h in hits if h.passage.source == thread.document).lower()
+    outside = " ".join(h.passage.heading + " " + h.passage.text for h in hits if h.passage.source != thread.document).lower()
+    missing = [n for n in asked if n.lower() not in inside]
+    return bool(missing) and any(n.lower() in outside for n in missing)
+
+
+def prefer_thread(rewrite: Rewrite, hits: Sequence[Hit], thread: Thread, top_k: int) -> list[Hit]:
+    """Return the top-k hits after adding the thread's document and passage prior (none after a clear topic move)."""
+    if not thread.document or _moves_away(rewrite.question, thread, hits):
+        return list(hits[:top_k])
+    ids = thread.passage_ids
+    # A question that leans on the thread can only mean its document; one that stands alone gets a nudge.
+    prior = VAGUE_DOCUMENT_PRIOR if rewrite.refers else DOCUMENT_PRIOR
+    rescored = [
+        replace(h, score=h.score + (prior if h.passage.source == thread.document else 0.0)
+                + (PASSAGE_PRIOR if h.passage.passage_id in ids else 0.0))
+        for h in hits
+    ]
+    rescored.sort(key=lambda h: -h.score)
+    return rescored[:top_k]

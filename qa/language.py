@@ -1,0 +1,222 @@
+"""The English rules every stage shares: stop words, pronouns, names, numbers, initialisms, question types. Pure.
+
+Retrieval (keyword terms), the extractive answerer (answer types, names), the follow-up
+rewriter (pronouns, names, small talk) and verification (stop words, number words,
+initialisms) read these lists and functions from here, so a word is treated the same way
+everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import bm25s
+from bm25s.stopwords import STOPWORDS_EN
+
+# --- stop words and content terms -------------------------------------------------------
+
+# Question words and words that refer to the corpus itself carry no content:
+# "Who is the secretary in the article?" asks about "secretary", not "who" or "article".
+QUESTION_WORDS = (
+    "who", "whom", "whose", "what", "which", "when", "where", "why", "how", "did", "does", "do", "done",
+    "is", "are", "was", "were", "be", "been", "has", "have", "had", "can", "could", "would", "should",
+    "will", "shall", "may", "might", "must", "according", "article", "document", "documents", "text",
+    "passage", "passages", "say", "says", "said", "tell", "told", "mention", "mentioned", "also",
+)
+_NUMBER = re.compile(r"\d")
+_STEM_CHARS = 6
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> tuple[str, ...]:
+    """Return the stop words ignored by keyword matching."""
+    return tuple(sorted(set(STOPWORDS_EN) | set(QUESTION_WORDS)))
+
+
+def _stem(token: str) -> str:
+    # A prefix is a crude but language-agnostic stem: "mobilizing"/"mobilized" -> "mobili".
+    return token if _NUMBER.search(token) else token[:_STEM_CHARS]
+
+
+def tokenize(texts: list[str], *, stem: bool = True) -> list[list[str]]:
+    """Return the lower-cased content tokens of each text, optionally prefix-stemmed."""
+    out = bm25s.tokenize(texts, stopwords=list(stopwords()), show_progress=False, return_ids=False)
+    return [[_stem(t) for t in toks] for toks in out] if stem else out  # type: ignore[union-attr]
+
+
+def terms(text: str) -> list[str]:
+    """Return the stemmed content tokens of one text, with the acronyms of its capitalised names."""
+    return tokenize([text])[0] + acronyms(text)
+
+
+def coverage(question_terms: set[str], text_terms: set[str]) -> float:
+    """Return the share of question terms that occur in the text (1.0 when the question has none)."""
+    if not question_terms:
+        return 1.0
+    return len(question_terms & text_terms) / len(question_terms)
+
+
+# --- initialisms ------------------------------------------------------------------------
+
+_CAPITALISED_RUN = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:of\s+|the\s+|for\s+|and\s+)?[A-Z][a-z]+)+")
+
+
+def initialisms(words: list[str], *, longest: int) -> set[str]:
+    """Return the lower-cased initials of a run of capitalised words and of its sub-runs (2 to ``longest`` letters)."""
+    letters = "".join(w[0] for w in words if w).lower()
+    return {letters[i:j] for i in range(len(letters)) for j in range(i + 2, min(len(letters), i + longest) + 1)}
+
+
+def acronyms(text: str) -> list[str]:
+    """Return the lower-cased initials of capitalised word runs and their sub-runs: "United Nations" -> "un"."""
+    out: set[str] = set()
+    for m in _CAPITALISED_RUN.finditer(text):
+        out |= initialisms([w for w in m.group(0).split() if w[0].isupper()], longest=5)
+    return sorted(out)
+
+
+# --- numbers and times ------------------------------------------------------------------
+
+NUMBER_WORDS = {
+    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
+    "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "twenty": "20", "thirty": "30", "forty": "40",
+    "fifty": "50", "hundred": "100", "thousand": "1000", "million": "1000000", "billion": "1000000000",
+}
+# Words that say "a quantity" without being a numeral.
+QUANTITY_WORDS = ("dozen", "half", "once", "twice", "several", "many", "few", "first", "second", "third", "percent")
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+TIME_WORDS = (
+    *MONTHS, *WEEKDAYS, "century", "centuries", "decade", "year", "years", "ago", "today", "yesterday", "tomorrow",
+    "morning", "afternoon", "evening", "night", "week", "weeks", "month", "months", "since", "until", "during",
+    "before", "after", "spring", "summer", "autumn", "fall", "winter",
+)
+HAS_NUMBER = re.compile(r"\d|\b(" + "|".join((*NUMBER_WORDS, *QUANTITY_WORDS)) + r")\b", re.IGNORECASE)
+HAS_TIME = re.compile(r"\d|\b(" + "|".join(TIME_WORDS) + r")\b", re.IGNORECASE)
+
+# --- question types ---------------------------------------------------------------------
+
+_NUMBER_Q = re.compile(
+    r"^\s*(how\s+(many|much|long|old|far|large|big|tall|high|often|fast|deep|wide|heavy)|what\s+(percentage|number|amount))\b",
+    re.IGNORECASE,
+)
+_TIME_Q = re.compile(r"^\s*(when|(in|on|at|by)?\s*(what|which)\s+(year|date|day|month|century|decade|time))\b", re.IGNORECASE)
+_NAME_Q = re.compile(r"^\s*(who|whom)\b", re.IGNORECASE)
+_OPENERS = (
+    "who", "whom", "whose", "what", "which", "when", "where", "why", "how", "is", "are", "was", "were", "do", "does",
+    "did", "can", "could", "should", "would", "will", "has", "have", "had", "tell", "describe", "explain", "list",
+    "name", "give", "show", "and", "in", "on", "at", "for", "from", "to", "by", "with", "as", "since", "any",
+)
+_OPENS_QUESTION = re.compile(r"^\s*(" + "|".join(_OPENERS) + r")\b", re.IGNORECASE)
+
+
+def question_type(question: str) -> str | None:
+    """Return "number", "time" or "name" when the question asks for that kind of thing, else None."""
+    if _NUMBER_Q.match(question):
+        return "number"
+    if _TIME_Q.match(question):
+        return "time"
+    if _NAME_Q.match(question):
+        return "name"
+    return None
+
+
+def is_question(text: str) -> bool:
+    """Return True when the text asks something (a question mark, a question word, or a request to tell)."""
+    return "?" in text or _OPENS_QUESTION.match(text) is not None
+
+
+# --- small talk -------------------------------------------------------------------------
+
+_SMALL_TALK = re.compile(
+    r"^\s*(?:(?:ok(?:ay)?|cool|great|nice|good|perfect|awesome|alright|all right|sure|fine|wow|yes|yeah|yep|no|nope|"
+    r"hi|hello|hey|good (?:morning|afternoon|evening)|bye|goodbye|see you|cheers|got it|i see|understood|"
+    r"thanks?|thank you|thanks a lot|thank you very much|many thanks|much appreciated|that helps|that's (?:great|helpful|all))"
+    r"(?:\s+(?:so much|very much|a lot|again|then|there|you|!)){0,2}[\s!.,:)]*)+$",
+    re.IGNORECASE,
+)
+_GREETING = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening))\b", re.IGNORECASE)
+_FAREWELL = re.compile(r"^\s*(bye|goodbye|see you|cheers)\b", re.IGNORECASE)
+_THANKS = re.compile(r"\b(thanks?|thank you|appreciated|that helps|helpful)\b", re.IGNORECASE)
+
+
+def is_small_talk(text: str) -> bool:
+    """Return True for a greeting, thanks or acknowledgement that asks nothing ("thanks!", "ok", "hi")."""
+    return bool(text.strip()) and "?" not in text and _SMALL_TALK.match(text) is not None
+
+
+def small_talk_reply(text: str) -> str:
+    """Return a short polite reply to small talk."""
+    if _THANKS.search(text):
+        return "You're welcome. Ask me anything else about the documents."
+    if _GREETING.match(text):
+        return "Hello. Ask me a question about the documents."
+    if _FAREWELL.match(text):
+        return "Goodbye."
+    return "Ask me anything else about the documents."
+
+
+# --- pronouns and names -----------------------------------------------------------------
+
+PERSON_PRONOUNS = frozenset({"he", "she", "him", "his", "her", "hers", "himself", "herself"})
+THING_PRONOUNS = frozenset({"it", "its", "they", "them", "their", "theirs", "itself", "themselves"})
+DEMONSTRATIVES = frozenset({"this", "that", "these", "those", "there", "here"})
+POSSESSIVE_PRONOUNS = frozenset({"his", "its", "their", "hers", "theirs"})
+# Not names even when capitalised (sentence-initial function words, days, months).
+NOT_NAME_WORDS = frozenset({
+    "a", "an", "the", "this", "that", "these", "those", "what", "who", "whom", "whose", "which", "when", "where",
+    "why", "how", "is", "are", "was", "were", "do", "does", "did", "can", "could", "should", "would", "will", "and",
+    "but", "or", "in", "on", "at", "of", "for", "to", "by", "with", "from", "as", "if", "it", "he", "she", "they",
+    "we", "i", "you", "his", "her", "its", "their", "there", "here", "according", "also", "after", "before", "yes",
+    "no", "then", "so", "however", "both", "each", "all", "some", "many", "most", "one", "any", "other", "others",
+    "tell", "describe", "explain", "list", "name", "give", "show", "please", "ok", "okay", "thanks", "thank",
+    *MONTHS, *WEEKDAYS,
+})
+_CAP_RUN = re.compile(r"(?<![\w-])[A-Z][\w’'.-]*(?:\s+(?:(?:of|de|the|and|van|von|da|del|la|le)\s+)?[A-Z][\w’'.-]*)*")
+_POSSESSIVE_END = re.compile(r"(?:[’']s?|s[’'])$")
+
+
+def _trim_name(span: str) -> str:
+    words = span.split()
+    while words and words[0].lower().strip(".’'") in NOT_NAME_WORDS:
+        words.pop(0)
+    while words and words[-1].lower().strip(".’'") in NOT_NAME_WORDS | {"of", "de", "and", "the", "van", "von", "da", "del", "la", "le"}:
+        words.pop()
+    if words:
+        words[-1] = _POSSESSIVE_END.sub("", words[-1]) if len(words[-1]) > 3 else words[-1]
+    return " ".join(words).rstrip(".’'")
+
+
+def names(text: str) -> list[tuple[int, str]]:
+    """Return (offset, name) of the capitalised word runs that look like names, in order, without possessive endings."""
+    out = []
+    for m in _CAP_RUN.finditer(text):
+        name = _trim_name(m.group(0))
+        if name and any(c.isupper() for c in name):
+            out.append((m.start() + m.group(0).find(name.split()[0]), name))
+    return out
+
+
+_TITLE_SPLIT = re.compile(r"\s*(?::|\(|,|—| - )\s*")
+_NAME_WORD = re.compile(r"^(?:[A-Z][\w’'.-]*|of|de|the|and|van|von|da|del|la|le|du|y|al|bin|el)$")
+
+
+def title_entity(title: str) -> str:
+    """Return the entity a title is about ("Frank Zappa: Disbandment" -> "Frank Zappa"), or "" when it names none."""
+    head = _TITLE_SPLIT.split(title.strip().lstrip("#").strip(), maxsplit=1)[0].strip(" \\'\"")
+    words = head.split()
+    if not words or len(words) > 5 or not words[0][:1].isupper():
+        return ""
+    # A heading in capitals ("UKRAINIAN VIEWS ...") or with ordinary lower-case words names a section, not an entity.
+    if len(words) > 2 and head.isupper():
+        return ""
+    if not all(_NAME_WORD.match(w) for w in words):
+        return ""
+    return head
+
+
+def content_words(text: str) -> set[str]:
+    """Return the lower-cased words of a text that are not stop words (unstemmed)."""
+    stop = set(stopwords())
+    return {w.lower() for w in re.findall(r"\w+", text) if w.lower() not in stop and len(w) > 1}
