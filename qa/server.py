@@ -21,9 +21,10 @@ def create_server_app(runtime: Runtime, *, host: str = "127.0.0.1", port: int = 
     import gradio as gr
 
     from ui.app import build_blocks, ui_assets
+    from ui.feedback import FILE_NAME, FeedbackLog
 
     app = create_app(runtime)
-    blocks = build_blocks(runtime.chain)
+    blocks = build_blocks(runtime.chain, feedback=FeedbackLog(runtime.settings.paths.data_dir / FILE_NAME))
     return gr.mount_gradio_app(app, blocks, path="/", server_name=host, server_port=port, **ui_assets())
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import gradio as gr
@@ -10,7 +12,11 @@ import gradio as gr
 from qa.answer.chain import AnswerChain
 from qa.errors import QAError
 from qa.types import Answer
-from ui.format import EMPTY_PANEL, error_html, history_turns, message_html, panel_html, pending_html
+from ui.feedback import FeedbackError, FeedbackLog, make_rate
+from ui.format import EMPTY_PANEL, error_html, message_html, panel_html, pending_html
+from ui.history import history_turns
+
+log = logging.getLogger(__name__)
 
 # Questions about the seed article, offered on an empty chat.
 EXAMPLES = [
@@ -99,8 +105,25 @@ def make_respond(chain: AnswerChain) -> Callable[[str, list[Any]], Iterator[tupl
     return respond
 
 
-def build_blocks(chain: AnswerChain, examples: Sequence[str] = EXAMPLES) -> gr.Blocks:
-    """Return the chat UI: the conversation on the left, the sources panel on the right."""
+def make_on_like(feedback: FeedbackLog, max_turns: int) -> Callable[[list[Any], gr.LikeData], None]:
+    """Return the like/dislike listener: log the rated answer, tell the user when it cannot be."""
+    rate = make_rate(feedback, max_turns, lambda: datetime.now(UTC))
+
+    def on_like(messages: list[Any], like: gr.LikeData) -> None:
+        try:
+            rate(messages, like.index, like.liked)
+        except FeedbackError as exc:
+            log.warning("rating not recorded: %s", exc)
+            gr.Warning(f"Rating not recorded: {exc}")
+        except OSError as exc:
+            log.error("rating not recorded: cannot write %s: %s", feedback.path, exc)
+            raise gr.Error(f"Rating not recorded: cannot write the feedback file ({exc.strerror or exc})") from exc
+
+    return on_like
+
+
+def build_blocks(chain: AnswerChain, examples: Sequence[str] = EXAMPLES, feedback: FeedbackLog | None = None) -> gr.Blocks:
+    """Return the chat UI: saved conversations, the conversation, the sources panel; thumbs up/down when feedback is logged."""
     with gr.Blocks(title="qa: answers you can check", fill_height=True) as blocks:
         gr.Markdown(
             "### Ask the documents\n"
@@ -116,7 +139,7 @@ def build_blocks(chain: AnswerChain, examples: Sequence[str] = EXAMPLES) -> gr.B
                     height="70vh",
                     latex_delimiters=[],
                     sanitize_html=True,
-                    feedback_options=None,
+                    feedback_options=("Like", "Dislike") if feedback is not None else None,
                     placeholder="Ask a question about the documents.",
                 )
                 gr.ChatInterface(
@@ -129,7 +152,12 @@ def build_blocks(chain: AnswerChain, examples: Sequence[str] = EXAMPLES) -> gr.B
                     api_description="Answer a question; returns the answer message as HTML and the sources panel.",
                     fill_height=True,
                     concurrency_limit=4,
+                    # Past conversations stay in the browser's localStorage and are listed beside the chat.
+                    save_history=True,
                 )
+                if feedback is not None:
+                    on_like = make_on_like(feedback, chain.limits.max_history_turns)
+                    chatbot.like(on_like, inputs=[chatbot], outputs=None, api_visibility="undocumented", show_progress="hidden")
             with gr.Column(scale=2):
                 panel.render()
     return blocks
