@@ -106,7 +106,8 @@ def server_env(tmp: Path, data_dir: Path) -> dict[str, str]:
     env.update(
         {
             "QA_PATHS__DATA_DIR": str(data_dir),
-            "PYTHONPATH": str(guard),
+            # The checkout under test comes first, so a server started from a worktree runs its code.
+            "PYTHONPATH": os.pathsep.join([str(guard), str(ROOT)]),
             "QA_TEST_OUTBOUND_LOG": str(tmp / "outbound.log"),
             "QA_TEST_GUARD_ARMED": str(tmp / "guard-armed.log"),
         }

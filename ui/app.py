@@ -26,6 +26,9 @@ EXAMPLES = [
     "What did Zhang Jun say about the Winter Olympics?",
 ]
 
+# The browser's localStorage key of the saved conversations.
+CONVERSATIONS_KEY = "qa-conversations"
+
 # A click on any [n] (in any answer, old or new) shows that answer's sources in the panel and
 # marks the card. Event delegation, because Gradio re-renders messages as they stream in.
 HEAD = """
@@ -142,7 +145,7 @@ def build_blocks(chain: AnswerChain, examples: Sequence[str] = EXAMPLES, feedbac
                     feedback_options=("Like", "Dislike") if feedback is not None else None,
                     placeholder="Ask a question about the documents.",
                 )
-                gr.ChatInterface(
+                chat = gr.ChatInterface(
                     make_respond(chain),
                     chatbot=chatbot,
                     textbox=gr.Textbox(placeholder="Ask a question…", submit_btn=True, stop_btn=True, scale=7, elem_id="qa-input"),
@@ -155,6 +158,11 @@ def build_blocks(chain: AnswerChain, examples: Sequence[str] = EXAMPLES, feedbac
                     # Past conversations stay in the browser's localStorage and are listed beside the chat.
                     save_history=True,
                 )
+                # Gradio keys the saved conversations by a block id and encrypts them with a secret drawn
+                # per process, so a restart or a new component would lose them all. Both go to the page
+                # in its config anyway (the browser decrypts), so fixed values hide nothing.
+                chat.saved_conversations.storage_key = CONVERSATIONS_KEY
+                chat.saved_conversations.secret = CONVERSATIONS_KEY
                 if feedback is not None:
                     on_like = make_on_like(feedback, chain.limits.max_history_turns)
                     chatbot.like(on_like, inputs=[chatbot], outputs=None, api_visibility="undocumented", show_progress="hidden")
