@@ -128,3 +128,12 @@ def test_generative_answerer_cites_an_unmarked_reply(hits: list[Hit]) -> None:
     assert draft.text == WANG + " [1]"
     assert [u.reason for u in draft.removed] == ["no passage supports it"]
     assert _cited_passages(hits, draft.citations) == [2]
+
+
+def test_alignment_can_be_turned_off_in_the_settings(hits: list[Hit]) -> None:
+    settings = AnswerSettings(verify_align=False)
+    model = GenericFakeChatModel(messages=iter([WANG]))
+    draft = GenerativeAnswerer(model, settings, ExtractiveAnswerer(settings), name="fake").answer(
+        "What did Wang Yi say about military blocs?", hits
+    )
+    assert draft.fallback == "extractive" and [u.reason for u in draft.removed] == ["no citation"]
