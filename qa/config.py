@@ -74,6 +74,7 @@ class AnswerSettings(_Section):
     timeout_s: float = Field(60.0, gt=0, description="Generation timeout in seconds.")
     verify: Literal["remove", "flag"] = Field("remove", description="What to do with unsupported generated sentences.")
     verify_below: float = Field(0.5, ge=0.0, le=1.0, description="Generated sentences under this support fail verification.")
+    verify_align: bool = Field(True, description="Cite a reply without [n] markers by aligning each sentence to its best passage.")
 
 
 class LimitsSettings(_Section):

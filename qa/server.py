@@ -38,8 +38,10 @@ def _api_app(runtime: Runtime, host: str) -> FastAPI:
 def _chat_blocks(runtime: Runtime) -> Any:
     """Return the chat's Gradio Blocks over this runtime."""
     from ui.app import build_blocks
+    from ui.feedback import FILE_NAME, FeedbackLog
 
-    return build_blocks(runtime.chain, documents=runtime.documents)
+    feedback = FeedbackLog(runtime.settings.paths.data_dir / FILE_NAME)
+    return build_blocks(runtime.chain, documents=runtime.documents, feedback=feedback)
 
 
 def _chat_options(runtime: Runtime) -> dict[str, Any]:

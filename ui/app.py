@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import gradio as gr
@@ -10,7 +12,11 @@ import gradio as gr
 from qa.answer.chain import AnswerChain
 from qa.errors import QAError
 from qa.types import Answer
-from ui.format import EMPTY_PANEL, error_html, history_turns, message_html, panel_html, pending_html
+from ui.feedback import FeedbackError, FeedbackLog, make_rate
+from ui.format import EMPTY_PANEL, error_html, message_html, panel_html, pending_html
+from ui.history import history_turns
+
+log = logging.getLogger(__name__)
 
 # Questions about the seed article, offered on an empty chat.
 EXAMPLES = [
@@ -19,6 +25,9 @@ EXAMPLES = [
     "Which demands did Blinken and Stoltenberg reject?",
     "What did Zhang Jun say about the Winter Olympics?",
 ]
+
+# The browser's localStorage key of the saved conversations.
+CONVERSATIONS_KEY = "qa-conversations"
 
 # A click on any [n] (in any answer, old or new) shows that answer's sources in the panel and
 # marks the card. Event delegation, because Gradio re-renders messages as they stream in.
@@ -99,8 +108,27 @@ def make_respond(chain: AnswerChain) -> Callable[[str, list[Any]], Iterator[tupl
     return respond
 
 
-def build_blocks(chain: AnswerChain, examples: Sequence[str] = EXAMPLES, documents: Any = None) -> gr.Blocks:
-    """Return the chat UI: the conversation on the left, the sources panel on the right."""
+def make_on_like(feedback: FeedbackLog, max_turns: int) -> Callable[[list[Any], gr.LikeData], None]:
+    """Return the like/dislike listener: log the rated answer, tell the user when it cannot be."""
+    rate = make_rate(feedback, max_turns, lambda: datetime.now(UTC))
+
+    def on_like(messages: list[Any], like: gr.LikeData) -> None:
+        try:
+            rate(messages, like.index, like.liked)
+        except FeedbackError as exc:
+            log.warning("rating not recorded: %s", exc)
+            gr.Warning(f"Rating not recorded: {exc}")
+        except OSError as exc:
+            log.error("rating not recorded: cannot write %s: %s", feedback.path, exc)
+            raise gr.Error(f"Rating not recorded: cannot write the feedback file ({exc.strerror or exc})") from exc
+
+    return on_like
+
+
+def build_blocks(
+    chain: AnswerChain, examples: Sequence[str] = EXAMPLES, documents: Any = None, feedback: FeedbackLog | None = None
+) -> gr.Blocks:
+    """Return the chat UI: saved conversations, the conversation, the sources panel; thumbs up/down when feedback is logged."""
     with gr.Blocks(title="qa: answers you can check", fill_height=True) as blocks:
         gr.Markdown(
             "### Ask the documents\n"
@@ -116,10 +144,10 @@ def build_blocks(chain: AnswerChain, examples: Sequence[str] = EXAMPLES, documen
                     height="70vh",
                     latex_delimiters=[],
                     sanitize_html=True,
-                    feedback_options=None,
+                    feedback_options=("Like", "Dislike") if feedback is not None else None,
                     placeholder="Ask a question about the documents.",
                 )
-                gr.ChatInterface(
+                chat = gr.ChatInterface(
                     make_respond(chain),
                     chatbot=chatbot,
                     textbox=gr.Textbox(placeholder="Ask a question…", submit_btn=True, stop_btn=True, scale=7, elem_id="qa-input"),
@@ -129,7 +157,17 @@ def build_blocks(chain: AnswerChain, examples: Sequence[str] = EXAMPLES, documen
                     api_description="Answer a question; returns the answer message as HTML and the sources panel.",
                     fill_height=True,
                     concurrency_limit=4,
+                    # Past conversations stay in the browser's localStorage and are listed beside the chat.
+                    save_history=True,
                 )
+                # Gradio keys the saved conversations by a block id and encrypts them with a secret drawn
+                # per process, so a restart or a new component would lose them all. Both go to the page
+                # in its config anyway (the browser decrypts), so fixed values hide nothing.
+                chat.saved_conversations.storage_key = CONVERSATIONS_KEY
+                chat.saved_conversations.secret = CONVERSATIONS_KEY
+                if feedback is not None:
+                    on_like = make_on_like(feedback, chain.limits.max_history_turns)
+                    chatbot.like(on_like, inputs=[chatbot], outputs=None, api_visibility="undocumented", show_progress="hidden")
             with gr.Column(scale=2):
                 if documents is not None:  # the Documents panel (ui/documents.py), where a writer serves
                     from ui.documents import build_documents_panel

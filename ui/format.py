@@ -10,10 +10,9 @@ is passed through untouched (a blank line would end the block and let Markdown i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from html import escape
 from html.parser import HTMLParser
-from typing import Any
 
 from qa.types import Answer, Citation, Hit
 
@@ -64,7 +63,8 @@ def _location(page: int | None, heading: str) -> str:
 def citation_card(c: Citation) -> str:
     """Return the sources-panel card of a citation: where it is from, its support, the passage with the quote marked."""
     return (
-        f'<article class="qa-card qa-card-{c.n}">'
+        # The passage id rides as a class (the sanitizer drops data attributes) so a saved chat can send it back.
+        f'<article class="qa-card qa-card-{c.n} qa-pid-{escape(c.passage_id)}">'
         f'<header class="qa-card-head"><span class="qa-card-n">[{c.n}]</span> '
         f'<span class="qa-source">{escape(c.source)}</span> '
         f'<span class="qa-paragraph">¶ {c.paragraph}</span> '
@@ -204,28 +204,3 @@ def answer_text(message: str) -> str | None:
     parser.feed(message)
     parser.close()
     return "".join(parser.parts) if parser.found else None
-
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        return str(content.get("text", "")) if content.get("type", "text") == "text" else ""
-    if isinstance(content, Iterable):
-        return "".join(_content_text(c) for c in content)
-    return ""
-
-
-def history_turns(messages: Sequence[Any], max_turns: int) -> list[dict[str, str]]:
-    """Return the chat history as library turns: user text as typed, assistant answers as plain text, newest max_turns kept."""
-    turns: list[dict[str, str]] = []
-    for m in messages:
-        role = m.get("role") if isinstance(m, dict) else getattr(m, "role", None)
-        content = _content_text(m.get("content") if isinstance(m, dict) else getattr(m, "content", ""))
-        if role == "user":
-            turns.append({"role": "user", "content": content})
-        elif role == "assistant":
-            text = answer_text(content)
-            if text is not None:  # errors and non-answers carry nothing to resolve a follow-up against
-                turns.append({"role": "assistant", "content": text})
-    return turns[-max_turns:] if max_turns > 0 else []

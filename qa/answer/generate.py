@@ -172,7 +172,7 @@ class GenerativeAnswerer:
             timings["verify"] = (time.perf_counter() - started) * 1000.0
             yield Draft("", (), timings_ms=timings)
             return
-        verified = verify(reply, hits, threshold=s.verify_below, mode=s.verify)
+        verified = verify(reply, hits, threshold=s.verify_below, mode=s.verify, align=s.verify_align)
         timings["verify"] = (time.perf_counter() - started) * 1000.0
         if not verified.kept_any:
             yield self._fallback(question, hits, verified, timings)

@@ -11,6 +11,11 @@ A sentence (a *claim*) is scored against the union of the passages its ``[n]`` m
   also be adjacent there, so "Russian Foreign Minister Wang Yi" is not supported by
   "Chinese Foreign Minister Wang Yi … Russia's concerns".
 
+A reply with no ``[n]`` marker at all (small models rarely cite) is *aligned* first: each
+claim cites the one passage whose check gives it the most support, the passage holding the
+sentence that best supports it; a claim that shares no content with any passage stays uncited.
+The aligned claims are then checked like cited ones, so what nothing supports is still removed.
+
 Claims under the threshold are removed (or kept and flagged). Each cited passage that
 shares content with a surviving claim becomes a checkable citation quoting its
 best-supporting sentence; markers are renumbered so each ``[n]`` names one quote.
@@ -66,6 +71,7 @@ class Claim:
     text: str
     cited: tuple[int, ...]
     raw: str
+    aligned: bool = False  # cited by alignment, not by the model
 
 
 @dataclass(frozen=True)
@@ -255,20 +261,48 @@ def check_claim(claim: Claim, hits: Sequence[Hit]) -> Check:
     return Check(claim, max(0.0, min(1.0, support)), reason, tuple(quotes))
 
 
+def align_claim(claim: Claim, hits: Sequence[Hit]) -> Claim:
+    """Return the claim citing the passage that supports it best (unchanged when no passage shares a content word)."""
+    best: tuple[float, int] | None = None
+    for n in range(1, len(hits) + 1):
+        check = check_claim(Claim(claim.text, (n,), claim.raw), hits)
+        # Ties go to the better-ranked passage: hits come best first.
+        if check.quotes and (best is None or check.support > best[0]):
+            best = (check.support, n)
+    return claim if best is None else replace(claim, cited=(best[1],), aligned=True)
+
+
 def verify(
-    text: str, hits: Sequence[Hit], *, threshold: float, mode: Literal["remove", "flag"] = "remove"
+    text: str,
+    hits: Sequence[Hit],
+    *,
+    threshold: float,
+    mode: Literal["remove", "flag"] = "remove",
+    align: bool = True,
 ) -> Verified:
-    """Return the generated answer with unsupported sentences removed (or flagged) and checkable citations."""
+    """Return the generated answer with unsupported sentences removed (or flagged) and checkable citations.
+
+    With ``align`` (the default), a reply without any ``[n]`` marker has each sentence cited by
+    alignment to the passage that supports it best before it is checked.
+    """
     hits = [_with_sentences(h) for h in hits]
     checks = []
     claims = split_claims(text)
+    aligning = align and bool(hits) and not any(c.cited for c in claims)
+    if aligning:
+        claims = [align_claim(c, hits) for c in claims]
     for i, claim in enumerate(claims):
         check = check_claim(claim, hits)
+        if aligning and not claim.cited:
+            check = replace(check, reason="no passage supports it")
+        elif claim.aligned and check.reason:
+            check = replace(check, reason=f"{check.reason} (best passage [{claim.cited[0]}], found by alignment)")
         # A reply cut off by the token limit ends mid-sentence: whatever it was going to say is unknown.
         if i == len(claims) - 1 and not _FINISHED.search(claim.raw) and not check.reason:
             check = replace(check, support=0.0, reason="unfinished sentence")
         if not check.reason and check.support < threshold:
-            check = replace(check, reason="the cited passage does not support it")
+            reason = "no passage supports it" if claim.aligned else "the cited passage does not support it"
+            check = replace(check, reason=reason)
         checks.append(check)
 
     numbering: dict[tuple[int, int], int] = {}
@@ -277,7 +311,9 @@ def verify(
     removed: list[Unsupported] = []
     flagged: list[Unsupported] = []
     for check in checks:
-        failed = Unsupported(check.claim.text, check.support, check.reason, check.claim.cited)
+        # Only the model's own markers are reported as cited; an aligned passage is named in the reason.
+        cited = () if check.claim.aligned else check.claim.cited
+        failed = Unsupported(check.claim.text, check.support, check.reason, cited)
         if check.reason:
             if mode == "remove":
                 removed.append(failed)

@@ -13,7 +13,6 @@ from ui.format import (
     answer_text,
     error_html,
     highlighted_passage,
-    history_turns,
     message_html,
     panel_html,
     pending_html,
@@ -106,7 +105,7 @@ def test_answer_lists_only_cited_sources_with_query_and_hidden_panel() -> None:
     visible = html.split('<div class="qa-panel-src">')[0]
     assert "doc.txt" in visible and "support 0.81" in visible
     assert "uncited passage text" not in html, "retrieved but uncited passages are not listed"
-    assert html.count('class="qa-card qa-card-1"') == 1
+    assert html.count('class="qa-card qa-card-1 qa-pid-pid1"') == 1
     assert '<mark class="qa-quote">Second sentence here.</mark>' in html
 
 
@@ -139,25 +138,6 @@ def test_panel_before_first_answer_is_a_hint() -> None:
 )
 def test_answer_text_recovers_the_plain_answer(message: str, expected: str | None) -> None:
     assert answer_text(message) == expected
-
-
-def test_history_turns_from_gradio_messages() -> None:
-    messages = [
-        {"role": "user", "content": [{"type": "text", "text": "Who is <b>X</b>?"}]},
-        {"role": "assistant", "content": [{"type": "text", "text": message_html(_answer((_citation(1),)))}]},
-        {"role": "user", "content": "   "},
-        {"role": "assistant", "content": error_html("question is empty")},
-        {"role": "user", "content": "And Y?"},
-        {"role": "assistant", "content": [{"type": "file", "file": {"path": "x.png"}}]},
-    ]
-    assert history_turns(messages, 40) == [
-        {"role": "user", "content": "Who is <b>X</b>?"},
-        {"role": "assistant", "content": "Second sentence here. [1]"},
-        {"role": "user", "content": "   "},
-        {"role": "user", "content": "And Y?"},
-    ]
-    assert history_turns(messages, 2) == history_turns(messages, 40)[-2:]
-    assert history_turns(messages, 0) == []
 
 
 def test_unverified_generated_sentences_are_called_out() -> None:

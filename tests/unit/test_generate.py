@@ -100,7 +100,7 @@ def test_verified_answer(hits: list[Hit], reply: str, kept: list[str], removed_r
     [
         pytest.param("Wang Yi spoke with the Russian Foreign Minister Wang Yi [2].", id="only-sentence-fabricated"),
         pytest.param("Wang Yi said military blocs are bad [7].", id="only-sentence-cites-missing-passage"),
-        pytest.param("Wang Yi said military blocs cannot guarantee security.", id="only-sentence-uncited"),
+        pytest.param("The weather in Paris was lovely that spring.", id="only-sentence-uncited-and-unsupported"),
         pytest.param("", id="empty-reply"),
     ],
 )

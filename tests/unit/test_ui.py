@@ -65,3 +65,38 @@ def test_blocks_offer_examples_and_a_chat_endpoint(runtime: Runtime) -> None:
     assert chatbots[0]["props"]["examples"] == [{"text": "What is it?"}]
     html = [c for c in config["components"] if c["type"] == "html"]
     assert html[0]["props"]["value"] == EMPTY_PANEL
+
+
+def test_blocks_save_conversations_and_offer_thumbs_when_feedback_is_logged(runtime: Runtime, tmp_path: Path) -> None:
+    from ui.feedback import FeedbackLog
+
+    config = build_blocks(runtime.chain, feedback=FeedbackLog(tmp_path / "feedback.jsonl")).get_config_file()
+    chatbot = next(c for c in config["components"] if c["type"] == "chatbot")
+    assert chatbot["props"]["feedback_options"] == ["Like", "Dislike"]
+    (saved,) = [c for c in config["components"] if c["type"] == "browserstate"]
+    assert saved["props"]["storage_key"] == "qa-conversations", "conversations are kept in the browser under a fixed key"
+    again = build_blocks(runtime.chain).get_config_file()
+    (saved_again,) = [c for c in again["components"] if c["type"] == "browserstate"]
+    assert saved_again["props"]["secret"] == saved["props"]["secret"], "a restarted server still reads them"
+    assert any(t[1] == "like" for d in config["dependencies"] for t in d["targets"])
+    plain = build_blocks(runtime.chain).get_config_file()
+    assert not next(c for c in plain["components"] if c["type"] == "chatbot")["props"].get("feedback_options")
+
+
+def test_like_writes_the_rated_answer_and_a_bad_rating_is_reported(runtime: Runtime, tmp_path: Path) -> None:
+    import json
+
+    from ui.app import make_on_like
+    from ui.feedback import FeedbackLog
+
+    path = tmp_path / "feedback.jsonl"
+    message, _ = list(make_respond(runtime.chain)("Who is the U.S. Secretary of State?", []))[-1]
+    messages = [{"role": "user", "content": "Who is the U.S. Secretary of State?"}, {"role": "assistant", "content": message}]
+    on_like = make_on_like(FeedbackLog(path), 40)
+    on_like(messages, gr.LikeData(None, {"index": 1, "value": [message], "liked": True}))
+    (line,) = [json.loads(s) for s in path.read_text(encoding="utf-8").splitlines()]
+    assert line["rating"] == "up" and line["question"] == "Who is the U.S. Secretary of State?"
+    assert line["answers"] == ["Antony Blinken is the U.S. Secretary of State."]
+    with pytest.warns(UserWarning, match="not an answer"):
+        on_like(messages, gr.LikeData(None, {"index": 0, "value": ["q"], "liked": False}))
+    assert len(path.read_text(encoding="utf-8").splitlines()) == 1

@@ -107,7 +107,7 @@ def test_is_refusal(text: str, expected: bool) -> None:
             id="supported",
         ),
         pytest.param("Blinken told reporters there are very positive things in this document [4].", True, "", id="paraphrase"),
-        pytest.param("Blinken told reporters there are very positive things in this document.", False, "no citation", id="uncited"),
+        pytest.param("Blinken told reporters there are very positive things in this document.", True, "", id="unmarked-reply-aligned"),
         pytest.param("Blinken told reporters there are very positive things [9].", False, "cites [9]", id="citation-out-of-range"),
         pytest.param("Wang Yi spoke with the Russian Foreign Minister Wang Yi [2].", False, "“russian”", id="smollm2-garble"),
         pytest.param("Russian forces of 100,000 were mobilized near Ukrainian borders [3].", False, "“100,000”", id="fabricated-number"),

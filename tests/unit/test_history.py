@@ -1,0 +1,79 @@
+"""Reading the chat's rendered messages back: citations, the search, and library turns with citations."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.types import REFUSAL, Answer, Citation, Hit, Passage
+from ui.format import error_html, message_html, pending_html
+from ui.history import CitedSource, history_turns, message_citations, searched_for
+
+TEXT = "First sentence. Second <b>sentence</b> &amp; here.\nThird one."
+
+
+def _citation(n: int, quote: str, pid: str = "abc123def456", text: str = TEXT) -> Citation:
+    start = text.index(quote)
+    return Citation(n, pid, f"docs/{n}.md", 2 + n, text, quote, start, start + len(quote), 0.8)
+
+
+def _answer(*citations: Citation) -> Answer:
+    return Answer(" ".join(f"{c.quote} [{c.n}]" for c in citations), False, "Who is <X>?", citations)
+
+
+def _refusal() -> Answer:
+    return Answer(REFUSAL, True, "Who is Y?", (), (Hit(Passage("p9", "other.md", 9, "Near miss."), 1.0),))
+
+
+@pytest.mark.parametrize(
+    "message, expected",
+    [
+        pytest.param(
+            message_html(_answer(_citation(1, "Second <b>sentence</b> &amp; here."))),
+            [CitedSource(1, "abc123def456", "docs/1.md", 3, "Second <b>sentence</b> &amp; here.")],
+            id="markup-in-the-quote-comes-back-as-text",
+        ),
+        pytest.param(
+            message_html(_answer(_citation(1, "First sentence."), _citation(2, "Second <b>sentence</b> &amp; here.\nThird one.", pid="ffff"))),
+            [
+                CitedSource(1, "abc123def456", "docs/1.md", 3, "First sentence."),
+                CitedSource(2, "ffff", "docs/2.md", 4, "Second <b>sentence</b> &amp; here.\nThird one."),
+            ],
+            id="two-citations-line-break-kept",
+        ),
+        pytest.param(message_html(_refusal()), [], id="refusal-closest-passages-are-not-citations"),
+        pytest.param(error_html("question is empty"), [], id="error"),
+        pytest.param(pending_html("half an answer [1]"), [], id="interrupted-stream"),
+        pytest.param("<p>text from elsewhere</p>", [], id="foreign"),
+    ],
+)
+def test_message_citations(message: str, expected: list[CitedSource]) -> None:
+    assert message_citations(message) == expected
+
+
+def test_searched_for_is_the_standalone_question() -> None:
+    assert searched_for(message_html(_answer(_citation(1, "First sentence.")))) == "Who is <X>?"
+    assert searched_for(message_html(_refusal())) == "Who is Y?"
+    assert searched_for(error_html("no")) is None
+
+
+def test_history_turns_from_gradio_messages() -> None:
+    messages = [
+        {"role": "user", "content": [{"type": "text", "text": "Who is <b>X</b>?"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": message_html(_answer(_citation(1, "First sentence.")))}]},
+        {"role": "user", "content": "   "},
+        {"role": "assistant", "content": error_html("question is empty")},
+        {"role": "user", "content": "And Y?"},
+        {"role": "assistant", "content": message_html(_refusal())},
+        {"role": "user", "content": "And Z?"},
+        {"role": "assistant", "content": [{"type": "file", "file": {"path": "x.png"}}]},
+    ]
+    assert history_turns(messages, 40) == [
+        {"role": "user", "content": "Who is <b>X</b>?"},
+        {"role": "assistant", "content": "First sentence. [1]", "citations": [{"passage_id": "abc123def456"}]},
+        {"role": "user", "content": "   "},
+        {"role": "user", "content": "And Y?"},
+        {"role": "assistant", "content": REFUSAL, "citations": []},
+        {"role": "user", "content": "And Z?"},
+    ]
+    assert history_turns(messages, 2) == history_turns(messages, 40)[-2:]
+    assert history_turns(messages, 0) == []
