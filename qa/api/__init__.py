@@ -19,9 +19,6 @@ from qa.runtime import Runtime
 
 __all__ = ["API_PREFIX", "create_app", "describe_validation_error"]
 
-# Multipart boundaries and part headers around a file of limits.max_file_bytes.
-UPLOAD_OVERHEAD_BYTES = 64_000
-
 
 def create_app(runtime: Runtime, *, loopback: bool = True) -> FastAPI:
     """Return the FastAPI app serving the answer API under /api, OpenAI's under /v1 (docs at /docs and /redoc)."""
@@ -48,6 +45,6 @@ def create_app(runtime: Runtime, *, loopback: bool = True) -> FastAPI:
         ApiGuard,
         api_key=settings.server.api_key,
         max_body_bytes=settings.limits.max_body_bytes,
-        max_upload_bytes=settings.limits.max_file_bytes + UPLOAD_OVERHEAD_BYTES,
+        max_upload_bytes=settings.limits.max_file_bytes,
     )
     return app

@@ -93,7 +93,9 @@ def test_upload_routes_take_files_up_to_max_file_bytes_and_others_max_body_bytes
     assert client.post("/gradio_api/upload", content=b"x" * 40_000, headers=auth).status_code == 404
     big = client.post("/gradio_api/upload", content=b"x" * 50_001, headers=auth)
     assert big.status_code == 413 and "limits.max_file_bytes" in big.json()["detail"]
-    assert client.post("/api/documents", content=b"x" * 40_000, headers=auth).status_code in (404, 405)
+    # The route itself answers (this runtime has no document writer: 503), so the guard let the body through.
+    passed = client.post("/api/documents", content=b"x" * 40_000, headers=auth)
+    assert passed.status_code != 413 and "max_file_bytes" not in passed.text
     ask = client.post("/api/ask", content=b"x" * 200_001, headers=auth)
     assert ask.status_code == 413 and "limits.max_body_bytes" in ask.json()["detail"]
 
