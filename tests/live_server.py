@@ -132,7 +132,8 @@ def live_server(tmp: Path, extra_docs: dict[str, str] | None = None, env: dict[s
         proc = subprocess.Popen([str(BIN / "qa"), "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = LiveServer(f"http://127.0.0.1:{port}", proc, log, tmp / "outbound.log", tmp / "guard-armed.log")
     try:
-        _wait_ready(server)
+        key = env.get("QA_API_KEY")
+        _wait_ready(server, {"Authorization": f"Bearer {key}"} if key else {})
         yield server
     finally:
         if proc.poll() is None:
@@ -140,14 +141,15 @@ def live_server(tmp: Path, extra_docs: dict[str, str] | None = None, env: dict[s
             proc.wait()
 
 
-def _wait_ready(server: LiveServer) -> None:
+def _wait_ready(server: LiveServer, headers: dict[str, str] | None = None) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if server.proc.poll() is not None:
             raise RuntimeError(f"qa serve exited with {server.proc.returncode}:\n{server.log_tail()}")
         try:
             # The API answers first; the chat is mounted at / a moment later.
-            if httpx.get(f"{server.url}/api/health", timeout=2.0).status_code == 200 and httpx.get(server.url, timeout=2.0).status_code == 200:
+            health = httpx.get(f"{server.url}/api/health", timeout=2.0)
+            if health.status_code == 200 and httpx.get(server.url, headers=headers or {}, timeout=2.0).status_code == 200:
                 return
         except httpx.TransportError:
             pass

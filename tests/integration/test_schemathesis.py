@@ -20,7 +20,10 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from qa.api import create_app
-from qa.runtime import Runtime
+from qa.config import Settings
+from qa.documents.service import open_service
+from qa.ingest.pipeline import ingest
+from qa.runtime import Runtime, build_runtime, open_client, open_store
 
 EXAMPLES = 40  # per operation and mode
 
@@ -42,8 +45,24 @@ def _started_once(app: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def api_schema(seed_runtime: Runtime) -> Iterator[Any]:
-    app = create_app(seed_runtime)
+def writer_runtime(tmp_path_factory: pytest.TempPathFactory, seed_settings: Settings, real_embedder: Any) -> Iterator[Runtime]:
+    """Return a runtime over its own copy of the seed store, with the document writer a server runs (uploads are generated too)."""
+    data = tmp_path_factory.mktemp("schemathesis-store")
+    settings = seed_settings.model_copy(update={"paths": seed_settings.paths.model_copy(update={"data_dir": data})})
+    client = open_client(settings)
+    store = open_store(settings, real_embedder, client, create=True)
+    ingest([settings.paths.seeds], store, real_embedder, max_file_bytes=settings.limits.max_file_bytes, progress=False)
+    runtime = build_runtime(settings, embedder=real_embedder, client=client)
+    runtime.documents = open_service(runtime)
+    try:
+        yield runtime
+    finally:
+        runtime.documents.close()
+
+
+@pytest.fixture(scope="module")
+def api_schema(writer_runtime: Runtime) -> Iterator[Any]:
+    app = create_app(writer_runtime)
     with TestClient(app):  # the app's own lifespan runs once, as under uvicorn
         yield schemathesis.openapi.from_asgi("/openapi.json", _started_once(app))
 
