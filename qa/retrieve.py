@@ -25,7 +25,8 @@ import numpy as np
 
 from qa.config import RetrieveSettings
 from qa.embed import Embedder
-from qa.store import PassageStore
+from qa.errors import InputError
+from qa.store import PassageStore, document_key
 from qa.terms import tokenize
 from qa.types import Hit, Passage
 
@@ -54,6 +55,11 @@ class KeywordIndex:
         self._lengths = np.zeros(0, dtype=np.float64)
         self._live = np.zeros(0, dtype=bool)
         self._total_length = 0.0
+        # Per slot, a small code of its document (ids as GET /api/documents lists them), so a filter is one mask.
+        self._doc = np.zeros(0, dtype=np.int32)
+        self._doc_code: dict[str, int] = {}  # document id -> code
+        self._source_code: dict[str, int] = {}  # source name -> code (one hash per document, not per passage)
+        self._doc_live: Counter[int] = Counter()  # live passages per code
         self.add(passages)
 
     @property
@@ -80,6 +86,9 @@ class KeywordIndex:
         first = len(self.passages)
         self._lengths = np.concatenate([self._lengths, np.array([len(t) for t in tokens], dtype=np.float64)])
         self._live = np.concatenate([self._live, np.ones(len(passages), dtype=bool)])
+        codes = np.array([self._code_of(p.source) for p in passages], dtype=np.int32)
+        self._doc = np.concatenate([self._doc, codes])
+        self._doc_live.update(codes.tolist())
         for offset, (p, toks) in enumerate(zip(passages, tokens, strict=True)):
             slot = first + offset
             counts = Counter(toks)
@@ -104,12 +113,29 @@ class KeywordIndex:
             self.passages[slot] = None
             self._counts[slot] = None
             self._live[slot] = False
+            self._doc_live[int(self._doc[slot])] -= 1
             self._total_length -= float(self._lengths[slot])
             if counts:
                 self._df.subtract(counts.keys())
                 for term in counts:
                     if self._df[term] <= 0:
                         del self._df[term]
+
+    def _code_of(self, source: str) -> int:
+        code = self._source_code.get(source)
+        if code is None:
+            code = self._doc_code.setdefault(document_key(source), len(self._doc_code))
+            self._source_code[source] = code
+        return code
+
+    def document_mask(self, document_ids: Collection[str]) -> np.ndarray:
+        """Return, per slot, whether its passage is live and in one of the documents; raise InputError naming an unknown id."""
+        codes = [self._doc_code.get(d) for d in document_ids]
+        unknown = [d for d, c in zip(document_ids, codes, strict=True) if c is None or self._doc_live[c] <= 0]
+        if unknown:
+            listed = ", ".join(f"'{d}'" for d in unknown[:5])
+            raise InputError(f"documents: no document with id {listed} (GET /api/documents lists the ids)")
+        return np.isin(self._doc, np.array(codes, dtype=np.int32)) & self._live
 
     def _term_arrays(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
         cached = self._arrays.get(term)
@@ -393,10 +419,32 @@ class HybridRetriever:
         p_top, s_top = _top(p_sims, c), _top(s_sims, c)
         return p_top[np.isfinite(p_sims[p_top])], dense.sentence_slot[s_top[np.isfinite(s_sims[s_top])]]
 
-    def _pool(self, index: CorpusIndex, question: str, qvec: np.ndarray, p_slots: np.ndarray, s_slots: np.ndarray) -> _Pool:
+    @staticmethod
+    def _within_candidates(index: CorpusIndex, qvec: np.ndarray, c: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the exact dense candidates among the allowed slots only: the cost is that of the chosen documents."""
+        dense = index.dense
+        slots = np.flatnonzero(allowed)
+        counts = dense.count[slots]
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        rows = np.repeat(dense.start[slots] - offsets[:-1], counts) + np.arange(int(offsets[-1]))
+        p_sims = dense.passages.view[slots] @ qvec
+        s_sims = dense.sentences.view[rows] @ qvec if len(rows) else np.zeros(0, dtype=np.float32)
+        return slots[_top(p_sims, c)], np.repeat(slots, counts)[_top(s_sims, c)]
+
+    def _pool(
+        self,
+        index: CorpusIndex,
+        question: str,
+        qvec: np.ndarray,
+        p_slots: np.ndarray,
+        s_slots: np.ndarray,
+        allowed: np.ndarray | None = None,
+    ) -> _Pool:
         """Score the candidates of all three rankings by all three (the caller holds the lock)."""
         c = self.settings.candidates
         kw_all = index.keyword.scores(question)
+        if allowed is not None:
+            kw_all[~allowed] = 0.0
         k_top = _top(kw_all, c)
         k_slots = k_top[kw_all[k_top] > 0]
         merged = np.concatenate([p_slots, s_slots, k_slots]).astype(np.int64)
@@ -440,23 +488,31 @@ class HybridRetriever:
             self._mismatch_since = None
             self.refresh_in_background()
 
-    def retrieve(self, question: str, top_k: int | None = None, qvec: np.ndarray | None = None) -> list[Hit]:
-        """Return the top-k passages for the question, best first."""
+    def retrieve(
+        self, question: str, top_k: int | None = None, qvec: np.ndarray | None = None, *, documents: Collection[str] | None = None
+    ) -> list[Hit]:
+        """Return the top-k passages for the question, best first (only from ``documents``, by id, when given)."""
         k = top_k or self.settings.top_k
         # One cheap round trip notices a `qa ingest` run by another process.
         self._notice_store_changes(self.store.count())
         index = self._index
         if index.keyword.size == 0:
+            if documents:
+                index.keyword.document_mask(documents)  # raises: no document is known yet
             return []
         if qvec is None:
             qvec = self.embed_query(question)
         c = self.settings.candidates
         exact = index.dense.sentences.n <= self.settings.exact_max_sentences
-        if not exact:  # Chroma's HNSW indexes, queried outside the lock
+        if not exact and documents is None:  # Chroma's HNSW indexes, queried outside the lock
             p_ids = [pid for pid, _ in self.store.query(qvec, c)]
             s_ids = self.store.query_sentences(qvec, c)
         with self._lock:
-            if exact:
+            allowed = None if documents is None else index.keyword.document_mask(documents)
+            if allowed is not None:
+                # Chosen documents are scored exactly in memory: an approximate index's top c might hold none of them.
+                p_slots, s_slots = self._within_candidates(index, qvec, c, allowed)
+            elif exact:
                 p_slots, s_slots = self._exact_candidates(index, qvec, c)
             else:
                 by_id = index.keyword.by_id
@@ -465,7 +521,7 @@ class HybridRetriever:
                     self._mismatch_since = self._mismatch_since or time.monotonic()
                 p_slots = np.array([by_id[p] for p in p_ids if p in by_id], dtype=np.int64)
                 s_slots = np.array([by_id[p] for p in s_ids if p in by_id], dtype=np.int64)
-            pool = self._pool(index, question, qvec, p_slots, s_slots)
+            pool = self._pool(index, question, qvec, p_slots, s_slots, allowed)
             weights = index.keyword.term_weights(question)
         if not len(pool.slots):
             return []

@@ -84,6 +84,8 @@ class Citation:
 
 
 REFUSAL = "I could not find this in the documents."
+# The most document ids one question may be restricted to.
+MAX_DOCUMENT_FILTER = 256
 
 
 @dataclass(frozen=True)

@@ -89,14 +89,15 @@ mark.qa-quote { background: #fde68a; color: #1f2937; padding: 0 1px; border-radi
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 
 
-def make_respond(chain: AnswerChain) -> Callable[[str, list[Any]], Iterator[tuple[str, Any]]]:
+def make_respond(chain: AnswerChain) -> Callable[..., Iterator[tuple[str, Any]]]:
     """Return the chat function: stream the answer into the chat, then fill the sources panel."""
 
-    def respond(message: str, history: list[Any]) -> Iterator[tuple[str, Any]]:
+    def respond(message: str, history: list[Any], documents: list[str] | None = None) -> Iterator[tuple[str, Any]]:
         turns = history_turns(history, chain.limits.max_history_turns)
         partial = ""
         try:
-            for item in chain.stream(message, turns):
+            # No document chosen in the "Search in" selector means every document.
+            for item in chain.stream(message, turns, documents=documents or None):
                 if isinstance(item, Answer):
                     yield message_html(item), panel_html(item)
                 else:
@@ -138,6 +139,11 @@ def build_blocks(
         panel = gr.HTML(EMPTY_PANEL, elem_id="qa-sources", render=False)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
+                search = None
+                if documents is not None:  # which documents a question searches, beside the Documents panel's list
+                    from ui.documents import build_search_selector
+
+                    search = build_search_selector(documents)
                 chatbot = gr.Chatbot(
                     elem_id="qa-chat",
                     label="Chat",
@@ -151,7 +157,9 @@ def build_blocks(
                     make_respond(chain),
                     chatbot=chatbot,
                     textbox=gr.Textbox(placeholder="Ask a question…", submit_btn=True, stop_btn=True, scale=7, elem_id="qa-input"),
-                    examples=list(examples),
+                    # With an extra input Gradio wants each example as a list; None keeps the selector as it is.
+                    examples=[[e, None] for e in examples] if search is not None else list(examples),
+                    additional_inputs=[search] if search is not None else None,
                     additional_outputs=[panel],
                     api_name="chat",
                     api_description="Answer a question; returns the answer message as HTML and the sources panel.",
@@ -169,10 +177,10 @@ def build_blocks(
                     on_like = make_on_like(feedback, chain.limits.max_history_turns)
                     chatbot.like(on_like, inputs=[chatbot], outputs=None, api_visibility="undocumented", show_progress="hidden")
             with gr.Column(scale=2):
-                if documents is not None:  # the Documents panel (ui/documents.py), where a writer serves
+                if search is not None:  # the Documents panel (ui/documents.py), where a writer serves
                     from ui.documents import build_documents_panel
 
-                    build_documents_panel(documents)
+                    build_documents_panel(documents, search)
                 panel.render()
     return blocks
 

@@ -61,43 +61,58 @@ def job_html(job: Job) -> str:
     )
 
 
-def build_documents_panel(service: Any) -> None:
-    """Render the panel inside the current Blocks context, wired to the document service."""
+def build_search_selector(service: Any) -> gr.Dropdown:
+    """Render the multi-select of the documents a question searches (none chosen: every document)."""
+    return gr.Dropdown(
+        label="Search in",
+        info="Leave empty to search every document.",
+        choices=[(d.name, d.id) for d in service.documents()],
+        value=[],
+        multiselect=True,
+        elem_id="qa-docs-search",
+    )
 
-    def listing() -> tuple[str, Any]:
+
+def build_documents_panel(service: Any, search: gr.Dropdown) -> None:
+    """Render the panel inside the current Blocks context, wired to the document service (and the search selector)."""
+
+    def listing(selected: list[str] | None) -> tuple[str, Any, Any]:
         docs = service.documents()
-        return documents_html(docs), gr.update(choices=[(d.name, d.id) for d in docs], value=None)
+        choices = [(d.name, d.id) for d in docs]
+        # A deleted document leaves the search selection too; the rest of the selection stays.
+        kept = [s for s in selected or [] if any(s == d.id for d in docs)]
+        return documents_html(docs), gr.update(choices=choices, value=None), gr.update(choices=choices, value=kept)
 
-    def on_upload(paths: list[str] | None) -> Iterator[tuple[str, str, Any, Any]]:
+    def on_upload(paths: list[str] | None, selected: list[str] | None) -> Iterator[tuple[str, str, Any, Any, Any]]:
         if not paths:
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         files = [(Path(p).name, Path(p).read_bytes()) for p in paths]
         try:
             job = service.upload(files)
         except QAError as exc:
-            yield f'<p class="qa-job-error">{escape(str(exc))}</p>', gr.skip(), gr.skip(), None
+            yield f'<p class="qa-job-error">{escape(str(exc))}</p>', gr.skip(), gr.skip(), None, gr.skip()
             return
         while True:
             job = service.job(job.id)
             if job.state in ("done", "failed"):
                 break
-            yield job_html(job), gr.skip(), gr.skip(), gr.skip()
+            yield job_html(job), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             time.sleep(POLL_S)
-        table, choices = listing()
-        yield job_html(job), table, choices, None
+        table, choices, searched = listing(selected)
+        yield job_html(job), table, choices, None, searched
 
-    def on_delete(doc_id: str | None) -> tuple[str, str, Any]:
+    def on_delete(doc_id: str | None, selected: list[str] | None) -> tuple[str, str, Any, Any]:
         if not doc_id:
-            return '<p class="qa-job-error">Choose a document to delete.</p>', gr.skip(), gr.skip()
+            return '<p class="qa-job-error">Choose a document to delete.</p>', gr.skip(), gr.skip(), gr.skip()
         try:
             removed = service.delete(doc_id)
         except KeyError:
             message = "That document is already gone."
         else:
             message = f"Deleted: {removed} passages removed."
-        table, choices = listing()
-        return f'<p class="qa-deleted">{escape(message)}</p>', table, choices
+        table, choices, searched = listing(selected)
+        return f'<p class="qa-deleted">{escape(message)}</p>', table, choices, searched
 
     with gr.Column(elem_id="qa-docs"):
         gr.Markdown("#### Documents")
@@ -113,13 +128,13 @@ def build_documents_panel(service: Any) -> None:
         with gr.Row():
             choice = gr.Dropdown(label="Document", choices=[(d.name, d.id) for d in service.documents()], elem_id="qa-docs-choice", scale=3)
             delete = gr.Button("Delete", variant="stop", elem_id="qa-docs-delete", scale=1)
-        drop.upload(on_upload, inputs=drop, outputs=[status, table, choice, drop], concurrency_limit=1)
+        drop.upload(on_upload, inputs=[drop, search], outputs=[status, table, choice, drop, search], concurrency_limit=1)
         # The browser asks first; a cancelled confirmation sends no document, and nothing is deleted.
         delete.click(
             on_delete,
-            inputs=choice,
-            outputs=[status, table, choice],
-            js="(id) => (id && window.confirm('Delete this document and every passage of it?')) ? id : null",
+            inputs=[choice, search],
+            outputs=[status, table, choice, search],
+            js="(id, sel) => [(id && window.confirm('Delete this document and every passage of it?')) ? id : null, sel]",
         )
         refresh = gr.Timer(5.0)
         refresh.tick(lambda: documents_html(service.documents()), outputs=table)

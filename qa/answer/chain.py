@@ -16,7 +16,7 @@ from qa.config import LimitsSettings
 from qa.errors import InputError
 from qa.language import small_talk_reply
 from qa.retrieve import HybridRetriever
-from qa.types import REFUSAL, Answer, Citation, Hit
+from qa.types import MAX_DOCUMENT_FILTER, REFUSAL, Answer, Citation, Hit
 
 ROLES = ("user", "assistant")
 
@@ -87,6 +87,19 @@ def validate_history(history: Sequence[Any], limits: LimitsSettings) -> list[Tur
     return turns
 
 
+def validate_documents(documents: Any) -> tuple[str, ...] | None:
+    """Return the document ids a question is restricted to (None: all) or raise InputError saying what is wrong."""
+    if documents is None:
+        return None
+    if not isinstance(documents, list | tuple) or not all(isinstance(d, str) and d for d in documents):
+        raise InputError("documents must be a list of document ids (strings, as GET /api/documents lists them)")
+    if not documents:
+        raise InputError("documents is empty: leave it out to search every document")
+    if len(documents) > MAX_DOCUMENT_FILTER:
+        raise InputError(f"documents has {len(documents)} items; the limit is {MAX_DOCUMENT_FILTER}")
+    return tuple(dict.fromkeys(documents))
+
+
 def located(citations: Sequence[Citation], hits: Sequence[Hit]) -> tuple[Citation, ...]:
     """Return the citations with the heading and page of the passage each one quotes."""
     by_id = {h.passage.passage_id: h.passage for h in hits}
@@ -106,6 +119,7 @@ class Step:
     history: tuple[Turn, ...]
     top_k: int | None
     started: float
+    documents: tuple[str, ...] | None = None  # the ids of the documents to search; None: all
     timings_ms: tuple[tuple[str, float], ...] = ()
     thread: Thread = field(default_factory=Thread)
     rewrite: Rewrite | None = None
@@ -151,11 +165,12 @@ class AnswerChain:
             history=tuple(validate_history(inputs.get("history") or [], self.limits)),
             top_k=top_k,
             started=time.perf_counter(),
+            documents=validate_documents(inputs.get("documents")),
         )
 
     def _condense(self, step: Step) -> Step:
         t = time.perf_counter()
-        thread = self.tracker.thread(step.history) if step.history else Thread()
+        thread = self.tracker.thread(step.history, documents=step.documents) if step.history else Thread()
         found = rewrite(step.question, step.history, thread.topic, thread.topic_is_person)
         if not found.small_talk and step.history and isinstance(self.answerer, Condenser):
             # An answerer with a language model may rewrite follow-ups itself.
@@ -174,9 +189,10 @@ class AnswerChain:
         if step.thread.document:
             # Retrieve deeper so that the thread's passages can be preferred over the question's own top k.
             k = step.top_k or self.retriever.settings.top_k
-            hits = prefer_thread(found, self.retriever.retrieve(query, max(3 * k, 15), qvec=qvec), step.thread, k)
+            deeper = self.retriever.retrieve(query, max(3 * k, 15), qvec=qvec, documents=step.documents)
+            hits = prefer_thread(found, deeper, step.thread, k)
         else:
-            hits = self.retriever.retrieve(query, step.top_k, qvec=qvec)
+            hits = self.retriever.retrieve(query, step.top_k, qvec=qvec, documents=step.documents)
         return step.timed("retrieve", t, standalone=query, hits=tuple(hits))
 
     def _finish(self, step: Step, draft: Draft) -> Answer:
@@ -210,13 +226,18 @@ class AnswerChain:
         draft = self.answer_hits(step, step.hits)
         return self._finish(step.timed("answer", t), draft)
 
-    def ask(self, question: str, history: Sequence[Any] = (), top_k: int | None = None) -> Answer:
-        """Return the cited answer to a question (with earlier turns as context)."""
-        return self.chain.invoke({"question": question, "history": list(history), "top_k": top_k})
+    def ask(
+        self, question: str, history: Sequence[Any] = (), top_k: int | None = None, *, documents: Sequence[str] | None = None
+    ) -> Answer:
+        """Return the cited answer to a question (with earlier turns as context; only from ``documents`` when given)."""
+        return self.chain.invoke({"question": question, "history": list(history), "top_k": top_k, "documents": documents})
 
-    def stream(self, question: str, history: Sequence[Any] = (), top_k: int | None = None) -> Iterator[str | Answer]:
-        """Yield answer text as it is produced, then the final Answer."""
-        step = self.prepare.invoke({"question": question, "history": list(history), "top_k": top_k})
+    def stream(
+        self, question: str, history: Sequence[Any] = (), top_k: int | None = None, *, documents: Sequence[str] | None = None
+    ) -> Iterator[str | Answer]:
+        """Yield answer text as it is produced, then the final Answer (only from ``documents`` when given)."""
+        inputs = {"question": question, "history": list(history), "top_k": top_k, "documents": documents}
+        step = self.prepare.invoke(inputs)
         t = time.perf_counter()
         if step.small_talk or (step.history and isinstance(self.answerer, FollowsDialog)):
             draft = self.answer_hits(step, step.hits)

@@ -129,19 +129,19 @@ class ThreadTracker:
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
-    def thread(self, history: Sequence[Turn]) -> Thread:
-        """Return the thread of the earlier turns."""
+    def thread(self, history: Sequence[Turn], *, documents: tuple[str, ...] | None = None) -> Thread:
+        """Return the thread of the earlier turns (found among ``documents``, by id, when given)."""
         quoted: list[Quoted] = []
         assistant = [i for i, t in enumerate(history) if t.role == "assistant"][-RECENT_TURNS:]
         for i in assistant:
             asked = history[i - 1].content if i and history[i - 1].role == "user" else ""
             # A thread stays on its document: where an answer's words occur in several, the current one wins.
             current = quoted[-1].passage.source if quoted else ""
-            quoted.extend(self._quoted(history[i], asked, current))
+            quoted.extend(self._quoted(history[i], asked, current, documents))
         asked_before = [t.content for t in reversed(history) if t.role == "user"][:EXPANSION_TURNS]
         return Thread(tuple(quoted), " ".join(asked_before))
 
-    def _quoted(self, turn: Turn, asked: str, current: str) -> tuple[Quoted, ...]:
+    def _quoted(self, turn: Turn, asked: str, current: str, documents: tuple[str, ...] | None) -> tuple[Quoted, ...]:
         text = turn.content.strip()
         if not text or text.startswith(REFUSAL):
             return ()
@@ -156,7 +156,7 @@ class ThreadTracker:
             if found:
                 return tuple(found)
         out = []
-        for piece, options in self._holding(pieces, asked):
+        for piece, options in self._holding(pieces, asked, documents):
             here = next((q for q in options if q.passage.source == current), None)
             # A word or two found elsewhere ("four", "Bath") is no reason to leave the thread's document.
             if here is None and current and len(piece.split()) < SHORT_PIECE_WORDS:
@@ -168,16 +168,18 @@ class ThreadTracker:
     def _shown(q: Quoted, said: str) -> Quoted:
         return replace(q, shown=tuple(i for i in q.sentences if _given_in_full(q.passage, i, said)))
 
-    def _holding(self, pieces: list[str], asked: str) -> tuple[tuple[str, tuple[Quoted, ...]], ...]:
+    def _holding(
+        self, pieces: list[str], asked: str, documents: tuple[str, ...] | None = None
+    ) -> tuple[tuple[str, tuple[Quoted, ...]], ...]:
         """Return, per piece of an answer, the retrieved passages holding it (best first); remembered by text."""
         if not pieces:
             return ()
-        key = asked + "\n" + "\n".join(pieces)
+        key = asked + "\n" + "\n".join(pieces) + ("" if documents is None else "\n\0" + "\0".join(documents))
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        hits = self.retriever.retrieve(" ".join(pieces) + " " + asked, top_k=5)
+        hits = self.retriever.retrieve(" ".join(pieces) + " " + asked, top_k=5, documents=documents)
         result = []
         for piece in pieces:
             options = tuple(Quoted(h.passage, idx) for h in hits if (idx := _sentences_holding(h.passage, piece)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Generator, Iterator
+from functools import partial
 from typing import Any
 
 from anyio import CapacityLimiter
@@ -48,12 +49,13 @@ def router(chain: AnswerChain, limiter: CapacityLimiter | None = None) -> APIRou
 
     async def ask(body: AskRequest) -> JSONResponse:
         """Return the cited answer: the same object `qa ask --json` prints."""
-        answer = await run_limited(slots, chain.ask, body.question, [t.model_dump() for t in body.history], body.top_k)
+        history = [t.model_dump() for t in body.history]
+        answer = await run_limited(slots, partial(chain.ask, documents=body.documents), body.question, history, body.top_k)
         return JSONResponse(answer.to_dict())
 
     async def ask_stream(body: AskRequest) -> StreamingResponse:
         """Stream `event: delta` ({"text"}) as the answer is produced, then `event: answer` with the full object."""
-        events = chain.stream(body.question, [t.model_dump() for t in body.history], body.top_k)
+        events = chain.stream(body.question, [t.model_dump() for t in body.history], body.top_k, documents=body.documents)
         first = await run_limited(slots, next, events)  # validation happens here, so a bad request still gets a 4xx status
         return StreamingResponse(
             in_thread(_events(first, events), slots),

@@ -14,6 +14,7 @@ import json
 import time
 import uuid
 from collections.abc import Generator, Iterator
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from anyio import CapacityLimiter
@@ -22,7 +23,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from qa.answer.chain import AnswerChain
-from qa.api.schemas import DEFAULT_LIMITS, CitationOut, Text
+from qa.api.schemas import DEFAULT_LIMITS, CitationOut, DocumentIds, Text
 from qa.api.streams import answer_limiter, in_thread, run_limited
 from qa.errors import InputError, QAError
 from qa.types import Answer
@@ -64,6 +65,9 @@ class ChatCompletionRequest(BaseModel):
     stream: StrictBool = Field(False, description="Send Server-Sent Events `chat.completion.chunk`s, then `data: [DONE]`.")
     stream_options: StreamOptions | None = None
     n: StrictInt | None = Field(None, ge=1, le=1, description="Only one choice is produced.")
+    documents: DocumentIds | None = Field(
+        None, description="An extension: search only these document ids (as `GET /api/documents` lists them); all by default."
+    )
 
 
 class AnswerContext(BaseModel):
@@ -211,8 +215,8 @@ def router(chain: AnswerChain, limiter: CapacityLimiter | None = None) -> APIRou
         question, history = to_question(body.messages, chain.limits.max_history_turns)
         reply = _Reply(body.model)
         if not body.stream:
-            return JSONResponse(reply.completion(await run_limited(slots, chain.ask, question, history)))
-        events = chain.stream(question, history)
+            return JSONResponse(reply.completion(await run_limited(slots, partial(chain.ask, documents=body.documents), question, history)))
+        events = chain.stream(question, history, documents=body.documents)
         first = await run_limited(slots, next, events)  # validation and retrieval happen here, so a bad request still gets a 4xx status
         return StreamingResponse(
             in_thread(_chunks(reply, first, events), slots),

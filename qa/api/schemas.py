@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, create_model
 
 from qa.config import LimitsSettings
+from qa.types import MAX_DOCUMENT_FILTER
 
 API_PREFIX = "/api"
 DEFAULT_LIMITS = LimitsSettings()
@@ -23,6 +24,10 @@ def encodable(text: str) -> str:
 
 # Every string a client sends: JSON may carry lone surrogates, which Python decodes but nothing downstream can encode.
 Text = Annotated[StrictStr, AfterValidator(encodable)]
+
+
+# Document ids (as GET /api/documents lists them) a question is restricted to.
+DocumentIds = Annotated[list[Annotated[StrictStr, Field(min_length=1)]], Field(min_length=1, max_length=MAX_DOCUMENT_FILTER)]
 
 
 class Schema(BaseModel):
@@ -61,6 +66,11 @@ class AskRequest(Schema):
         default_factory=list, max_length=DEFAULT_LIMITS.max_history_turns, description="Earlier turns of the conversation, oldest first."
     )
     top_k: StrictInt | None = Field(None, ge=1, le=50, description="Passages to retrieve (default: retrieve.top_k).")
+    documents: DocumentIds | None = Field(
+        None,
+        description="Search only these documents (ids as `GET /api/documents` lists them); leave it out to search all. "
+        "An unknown id is a 422 naming it.",
+    )
 
 
 def ask_request(limits: LimitsSettings) -> type[AskRequest]:

@@ -75,14 +75,21 @@ def test_upload_a_pdf_ask_cite_its_page_delete_and_be_refused(server: LiveServer
         assert card.locator(".qa-heading").inner_text() == "Night Rules"
         page.screenshot(path=str(ARTIFACTS / "documents-cited.png"), full_page=True)
 
-        # Delete it (the browser asks first), and the same question is refused.
+        # Search in it alone: a question the seed article answers no longer reaches the article.
+        page.locator("#qa-docs-search input").click()
+        page.get_by_role("option", name="harbour.pdf").click()
+        page.keyboard.press("Escape")
+        only = _ask(page, "Who is the U.S. Secretary of State?", 1)
+        assert "Blinken" not in only.inner_text()
+
+        # Delete it (the browser asks first; the selector lets go of it, so every document is searched), and the same question is refused.
         page.locator("#qa-docs-choice input").click()
         page.get_by_role("option", name="harbour.pdf").click()
         page.once("dialog", lambda dialog: dialog.accept())
         page.locator("#qa-docs-delete").click()
         page.locator("#qa-docs-status .qa-deleted").wait_for(timeout=TIMEOUT_MS)
         assert page.locator("#qa-docs-list tr.qa-doc", has_text="harbour.pdf").count() == 0
-        refused = _ask(page, QUESTION, 1)
+        refused = _ask(page, QUESTION, 2)
         assert "I could not find this in the documents." in refused.inner_text()
         page.screenshot(path=str(ARTIFACTS / "documents-deleted.png"), full_page=True)
         browser.close()

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from qa.api import create_app
 from qa.config import Settings
 from qa.runtime import Runtime
+from qa.store import document_key
 from qa.types import REFUSAL
 from tests.fake_runtime import QuoteAnswerer, fake_runtime
 
@@ -81,6 +82,46 @@ def test_refusal_is_an_answer_with_closest_passages(client: TestClient) -> None:
     body = client.post("/api/ask", json={"question": "An unanswerable question about Blinken"}).json()
     assert body["refused"] is True and body["answer"] == REFUSAL
     assert body["citations"] == [] and body["passages"]
+
+
+BLINKEN, MARKUP = document_key("blinken.txt"), document_key("markup.md")
+
+
+@pytest.mark.parametrize("path", ["/api/ask", "/api/ask/stream"])
+def test_documents_restrict_what_a_question_searches(client: TestClient, path: str) -> None:
+    everywhere = client.post("/api/ask", json={"question": QUESTION}).json()
+    assert {p["source"] for p in everywhere["passages"]} == {"blinken.txt", "markup.md"}
+    r = client.post(path, json={"question": QUESTION, "documents": [MARKUP]})
+    assert r.status_code == 200, r.text
+    body = r.json() if path == "/api/ask" else _events(r.text)[-1][1]
+    assert body["passages"] and {p["source"] for p in body["passages"]} == {"markup.md"}
+    assert {c["source"] for c in body["citations"]} <= {"markup.md"}
+
+
+def test_a_follow_up_keeps_to_the_chosen_documents(client: TestClient) -> None:
+    history = [
+        {"role": "user", "content": "Who is Wang Yi?"},
+        {"role": "assistant", "content": "Wang Yi is the Chinese Foreign Minister. [1]"},
+    ]
+    body = client.post("/api/ask", json={"question": "Whom did he call?", "history": history, "documents": [MARKUP]}).json()
+    assert body["passages"] and {p["source"] for p in body["passages"]} == {"markup.md"}
+
+
+@pytest.mark.parametrize(
+    "documents, says",
+    [
+        pytest.param([BLINKEN, "no-such-doc"], "no document with id 'no-such-doc'", id="unknown-id"),
+        pytest.param([], "documents: List should have at least 1 item", id="empty"),
+        pytest.param([BLINKEN] * 257, "documents has 257 items; the limit is 256", id="too-many"),
+        pytest.param(BLINKEN, "documents: Input should be a valid list", id="not-a-list"),
+        pytest.param([3], "documents.0: Input should be a valid string", id="not-strings"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/ask", "/api/ask/stream"])
+def test_a_bad_document_filter_is_422_naming_what_is_wrong(client: TestClient, path: str, documents: Any, says: str) -> None:
+    r = client.post(path, json={"question": QUESTION, "documents": documents})
+    assert r.status_code == 422, r.text
+    assert says in r.json()["detail"]
 
 
 def _events(text: str) -> list[tuple[str, Any]]:

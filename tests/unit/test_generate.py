@@ -268,7 +268,7 @@ class _Retriever:
     def embed_query(self, question: str) -> np.ndarray:
         return np.zeros(4, dtype=np.float32)
 
-    def retrieve(self, question: str, top_k: int | None = None, qvec: Any = None) -> list[Hit]:
+    def retrieve(self, question: str, top_k: int | None = None, qvec: Any = None, *, documents: Any = None) -> list[Hit]:
         self.queries.append(question)
         return self.hits
 

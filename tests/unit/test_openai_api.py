@@ -169,3 +169,15 @@ def test_wrong_methods_and_unknown_paths_under_v1(client: TestClient) -> None:
     r = client.delete("/api/passages/x")
     assert r.status_code == 405 and r.headers["allow"] == "GET"
     assert client.get("/v1/nothing").json()["error"]["type"] == "not_found_error"
+
+
+def test_documents_extension_restricts_what_is_searched(client: TestClient) -> None:
+    from qa.store import document_key
+
+    body = {**_user(QUESTION), "documents": [document_key("markup.md")]}
+    r = client.post("/v1/chat/completions", json=body)
+    assert r.status_code == 200, r.text
+    cited = r.json()["choices"][0]["message"]["context"]["citations"]
+    assert cited and {c["source"] for c in cited} == {"markup.md"}
+    unknown = client.post("/v1/chat/completions", json={**_user(QUESTION), "documents": ["nope"]})
+    assert unknown.status_code == 422 and "'nope'" in unknown.json()["error"]["message"]

@@ -151,3 +151,39 @@ def test_a_change_applied_during_a_rebuild_is_kept(retriever: HybridRetriever, m
     retriever.refresh()
     assert retriever.passage_count == 5
     assert retriever.retrieve("brightest star", top_k=1)[0].passage.text.startswith("Sirius")
+
+
+def test_a_document_filter_restricts_hits_to_those_documents(retriever: HybridRetriever) -> None:
+    from qa.store import document_key
+
+    question = "Which river flows through Paris?"
+    assert retriever.retrieve(question, top_k=1)[0].passage.source == "rivers.txt"
+    fruit = document_key("fruit.txt")
+    for exact_max in (retriever.settings.exact_max_sentences, 0):  # in-memory ranking and Chroma's HNSW alike
+        retriever.settings = retriever.settings.model_copy(update={"exact_max_sentences": exact_max})
+        hits = retriever.retrieve(question, top_k=4, documents=[fruit])
+        assert hits and {h.passage.source for h in hits} == {"fruit.txt"}
+        both = retriever.retrieve(question, top_k=4, documents=[fruit, document_key("rivers.txt")])
+        assert both[0].passage.text == "The Seine flows through Paris."
+
+
+def test_a_filter_naming_every_document_ranks_as_no_filter(retriever: HybridRetriever) -> None:
+    from qa.store import document_key
+
+    every = [document_key(name) for name in DOCS]
+    for q in ("river Paris", "yellow fruit", "Budapest", "orchards"):
+        _same_hits(retriever.retrieve(q, top_k=4), retriever.retrieve(q, top_k=4, documents=every))
+
+
+def test_an_unknown_or_deleted_document_id_is_an_error_naming_it(retriever: HybridRetriever) -> None:
+    from qa.errors import InputError
+    from qa.store import document_key
+
+    with pytest.raises(InputError, match="'nope'"):
+        retriever.retrieve("bananas", documents=[document_key("fruit.txt"), "nope"])
+    fruit = [h.passage.passage_id for h in retriever.retrieve("bananas apples", top_k=4) if h.passage.source == "fruit.txt"]
+    assert len(fruit) == 2
+    retriever.store.delete(fruit)
+    retriever.apply_change([], fruit)
+    with pytest.raises(InputError, match=document_key("fruit.txt")):
+        retriever.retrieve("bananas", documents=[document_key("fruit.txt")])

@@ -100,3 +100,34 @@ def test_like_writes_the_rated_answer_and_a_bad_rating_is_reported(runtime: Runt
     with pytest.warns(UserWarning, match="not an answer"):
         on_like(messages, gr.LikeData(None, {"index": 0, "value": ["q"], "liked": False}))
     assert len(path.read_text(encoding="utf-8").splitlines()) == 1
+
+
+def test_the_chosen_documents_are_the_ones_searched(runtime: Runtime) -> None:
+    from qa.store import document_key
+
+    respond = make_respond(runtime.chain)
+    question = "Who is the U.S. Secretary of State?"
+    _, everywhere = list(respond(question, [], []))[-1]  # nothing chosen: every document
+    assert "blinken.txt" in everywhere
+    message, panel = list(respond(question, [], [document_key("markup.md")]))[-1]
+    assert "markup.md" in panel and "blinken.txt" not in panel and "blinken.txt" not in message
+
+
+def test_blocks_with_documents_offer_a_search_selector_fed_to_the_chat(runtime: Runtime, tmp_path: Path) -> None:
+    from qa.documents.registry import DocumentRecord
+
+    doc = DocumentRecord("d1", "notes.txt", "text", 10, None, 1, "00", "2026-01-01T00:00:00Z", "upload")
+
+    class Service:
+        def documents(self) -> list[DocumentRecord]:
+            return [doc]
+
+    blocks = build_blocks(runtime.chain, documents=Service())
+    config = blocks.get_config_file()
+    (search,) = [c for c in config["components"] if c["props"].get("elem_id") == "qa-docs-search"]
+    assert search["props"]["multiselect"] is True and search["props"]["value"] == []
+    assert [tuple(c) for c in search["props"]["choices"]] == [("notes.txt", "d1")]
+    chat = next(fn for fn in blocks.fns.values() if fn.api_name == "chat")
+    assert search["id"] in [block._id for block in chat.inputs]
+    chatbot = next(c for c in config["components"] if c["type"] == "chatbot")
+    assert chatbot["props"]["examples"], "the examples stay in the chat"
