@@ -42,6 +42,7 @@ CALIBRATION = (-4.256, 0.485, 2.104)
 REPEAT_PENALTY = 1.5
 NEXT_BONUS = (3.0, 1.5)
 FORWARD_BONUS = 0.3
+MAX_LEAD = 1.0  # selection-score lead over the runner-up past which a sentence stands out no further
 _NAME = re.compile(r"(?<![.!?“\"]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
 _CAPITALISED = re.compile(r"(?<![.!?“\"]\s)(?<!^)\b[A-Z][a-z]+")
 
@@ -161,6 +162,12 @@ def rank_sentences(question: str, hits: Sequence[Hit], flow: Flow | None = None)
     return out
 
 
+def decisive_support(ranked: Sequence[Candidate], lead_credit: float) -> float:
+    """Return the best candidate's support plus ``lead_credit`` per unit of score it leads the runner-up by (capped at 1)."""
+    lead = ranked[0].score - ranked[1].score if len(ranked) > 1 else MAX_LEAD
+    return ranked[0].support + lead_credit * min(lead, MAX_LEAD)
+
+
 def cite(n: int, candidate: Candidate) -> Citation:
     """Return the checkable citation of a candidate sentence."""
     p = candidate.hit.passage
@@ -179,11 +186,23 @@ def cite(n: int, candidate: Candidate) -> Citation:
 
 
 def extract(
-    question: str, hits: Sequence[Hit], *, refuse_below: float, max_sentences: int, margin: float, flow: Flow | None = None
+    question: str,
+    hits: Sequence[Hit],
+    *,
+    refuse_below: float,
+    max_sentences: int,
+    margin: float,
+    flow: Flow | None = None,
+    lead_credit: float = 0.0,
 ) -> tuple[str, tuple[Citation, ...]]:
-    """Return the answer text with [n] markers and its citations; ("", ()) means refuse."""
+    """Return the answer text with [n] markers and its citations; ("", ()) means refuse.
+
+    ``lead_credit`` adds to the best sentence's support, for the refusal only, this much per
+    unit of selection score it leads the runner-up by (at most one unit): a sentence that
+    stands out from the rest of the passages is an answer, one among many equals is a guess.
+    """
     ranked = rank_sentences(question, hits, flow)
-    if not ranked or ranked[0].support < refuse_below:
+    if not ranked or decisive_support(ranked, lead_credit) < refuse_below:
         return "", ()
     chosen = [ranked[0]]
     for c in ranked[1:]:
