@@ -30,7 +30,7 @@ LLM_EXTRA = "pip install '.[llm]'"
 # A follow-up answered from the passage the thread is on (both fitted on conv_dev): its best sentence needs this
 # share of answer.refuse_below, and earns support for standing out from the runner-up (see ``extract``'s
 # ``lead_credit``), so that one sentence among equals of the thread's passage is no longer taken as the answer.
-THREAD_REFUSE_SHARE = 0.8
+THREAD_REFUSE_SHARE = 1.0
 THREAD_LEAD_CREDIT = 0.5
 
 

@@ -138,3 +138,16 @@ def test_a_best_sentence_among_equals_gets_no_credit() -> None:
     twins = [hit("The ship left at dawn. The ship left at dawn.", [0.5, 0.5])]
     ranked = rank_sentences("When did the ship leave?", twins)
     assert decisive_support(ranked, 0.5) == pytest.approx(ranked[0].support)
+
+
+def test_the_last_answers_sentence_is_preferred_while_only_part_of_it_was_said() -> None:
+    from qa.answer.base import Flow
+    from qa.answer.extractive import SAME_BONUS, flow_bonus
+
+    pid = STORY.passage.passage_id
+    partly = Flow(last=(pid, 1))
+    wholly = Flow(given=frozenset({(pid, 1)}), last=(pid, 1))
+    assert flow_bonus(partly, pid, 1) == SAME_BONUS
+    assert flow_bonus(wholly, pid, 1) < 0
+    assert flow_bonus(partly, "another passage", 1) == 0.0
+    assert flow_bonus(partly, pid, 0) == 0.0
