@@ -27,8 +27,11 @@ SAMPLE_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Local OpenAI-compatible servers (llama.cpp, vLLM, LM Studio, Ollama) ignore the key, but the client requires one.
 NO_KEY = "sk-no-key-required"
 LLM_EXTRA = "pip install '.[llm]'"
-# Share of answer.refuse_below required of a follow-up answered from the passage the thread is on (fitted on conv_dev).
-THREAD_REFUSE_SHARE = 0.5
+# A follow-up answered from the passage the thread is on (both fitted on conv_dev): its best sentence needs this
+# share of answer.refuse_below, and earns support for standing out from the runner-up (see ``extract``'s
+# ``lead_credit``), so that one sentence among equals of the thread's passage is no longer taken as the answer.
+THREAD_REFUSE_SHARE = 1.0
+THREAD_LEAD_CREDIT = 0.5
 
 
 class ExtractiveAnswerer:
@@ -50,7 +53,8 @@ class ExtractiveAnswerer:
         in_thread = flow is not None and flow.last is not None and bool(hits) and hits[0].passage.passage_id == flow.last[0]
         refuse_below = s.refuse_below * (THREAD_REFUSE_SHARE if in_thread else 1.0)
         text, citations = extract(
-            question, hits, refuse_below=refuse_below, max_sentences=s.max_sentences, margin=s.second_sentence_margin, flow=flow
+            question, hits, refuse_below=refuse_below, max_sentences=s.max_sentences, margin=s.second_sentence_margin, flow=flow,
+            lead_credit=THREAD_LEAD_CREDIT if in_thread else 0.0,
         )
         return Draft(text=text, citations=citations)
 

@@ -114,3 +114,40 @@ def test_what_happened_next_goes_on_from_the_last_answer() -> None:
     flow = Flow(given=frozenset({(pid, 0), (pid, 1)}), last=(pid, 1), continues=True)
     _, citations = extract("What happened next?", [STORY], refuse_below=0.25, max_sentences=1, margin=0.0, flow=flow)
     assert citations and citations[0].quote == "In Bergen she found work at the harbour."
+
+
+def test_a_sentence_that_stands_out_earns_support_for_the_refusal_decision() -> None:
+    from qa.answer.extractive import MAX_LEAD, decisive_support
+
+    ranked = rank_sentences("When did ministers meet to sign the treaty?", HITS)
+    lead = ranked[0].score - ranked[1].score
+    assert lead > 0
+    assert decisive_support(ranked, 0.0) == ranked[0].support
+    assert decisive_support(ranked, 0.5) == pytest.approx(ranked[0].support + 0.5 * min(lead, MAX_LEAD))
+    bar = ranked[0].support + 0.01
+    assert extract("When did ministers meet to sign the treaty?", HITS, refuse_below=bar, max_sentences=1, margin=0.0) == ("", ())
+    text, _ = extract(
+        "When did ministers meet to sign the treaty?", HITS, refuse_below=bar, max_sentences=1, margin=0.0, lead_credit=0.5
+    )
+    assert "1951" in text
+
+
+def test_a_best_sentence_among_equals_gets_no_credit() -> None:
+    from qa.answer.extractive import decisive_support
+
+    twins = [hit("The ship left at dawn. The ship left at dawn.", [0.5, 0.5])]
+    ranked = rank_sentences("When did the ship leave?", twins)
+    assert decisive_support(ranked, 0.5) == pytest.approx(ranked[0].support)
+
+
+def test_the_last_answers_sentence_is_preferred_while_only_part_of_it_was_said() -> None:
+    from qa.answer.base import Flow
+    from qa.answer.extractive import SAME_BONUS, flow_bonus
+
+    pid = STORY.passage.passage_id
+    partly = Flow(last=(pid, 1))
+    wholly = Flow(given=frozenset({(pid, 1)}), last=(pid, 1))
+    assert flow_bonus(partly, pid, 1) == SAME_BONUS
+    assert flow_bonus(wholly, pid, 1) < 0
+    assert flow_bonus(partly, "another passage", 1) == 0.0
+    assert flow_bonus(partly, pid, 0) == 0.0
