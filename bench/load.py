@@ -27,19 +27,12 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.api import QUESTIONS  # noqa: E402
 from qa.evaluate.run import percentile  # noqa: E402
 from tests.live_server import live_server  # noqa: E402
 
 KEY = "bench-load-key"
 HEALTH_LIMIT_S = 1.0
-QUESTIONS = [
-    "Who is the U.S. Secretary of State in the article?",
-    "What did Wang Yi tell Blinken?",
-    "Which demands did Blinken and Stoltenberg reject?",
-    "What did Zhang Jun say about the Winter Olympics?",
-    "Who is the Chinese Foreign Ministry spokesman?",
-    "What is the boiling point of mercury?",
-]
 
 
 @dataclass
