@@ -11,7 +11,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 
 from qa.answer.base import Answerer, Condenser, Draft, Flow, FollowsDialog
 from qa.answer.condense import Rewrite, Turn, rewrite
-from qa.answer.thread import Thread, ThreadTracker, expand, prefer_thread
+from qa.answer.thread import Thread, ThreadTracker, destination, expand, prefer_document, prefer_thread
 from qa.config import LimitsSettings
 from qa.errors import InputError
 from qa.language import small_talk_reply
@@ -190,7 +190,15 @@ class AnswerChain:
             # Retrieve deeper so that the thread's passages can be preferred over the question's own top k.
             k = step.top_k or self.retriever.settings.top_k
             deeper = self.retriever.retrieve(query, max(3 * k, 15), qvec=qvec, documents=step.documents)
-            hits = prefer_thread(found, deeper, step.thread, k)
+            moved = destination(step.question, found, step.thread, deeper)
+            if moved is None:
+                hits = prefer_thread(found, deeper, step.thread, k)
+            else:
+                if query != step.question:
+                    # The question moved on: the thread's words a rewrite or an expansion put in would pull it back.
+                    query = step.question
+                    deeper = self.retriever.retrieve(query, max(3 * k, 15), documents=step.documents)
+                hits = prefer_document(deeper, moved, k)
         else:
             hits = self.retriever.retrieve(query, step.top_k, qvec=qvec, documents=step.documents)
         return step.timed("retrieve", t, standalone=query, hits=tuple(hits))

@@ -8,7 +8,9 @@ for a client that sends text only, the passages whose text holds the answer's wo
 - an expansion of a vague follow-up with the previous question's words (historical query
   expansion: add context terms rather than guess a rewrite);
 - a prior for the thread's document and passages over the question's own ranking, dropped
-  when the question names something the thread's document does not hold but another does;
+  when the question moves on: it names something the thread's document does not hold but
+  another does, or asks about what another document's title is about (then the question is
+  searched as asked, without the thread's words);
 - the dialog flow: sentences already quoted, and where the last answer ended.
 """
 
@@ -22,7 +24,7 @@ from dataclasses import dataclass, replace
 
 from qa.answer.base import Flow
 from qa.answer.condense import Rewrite, Turn
-from qa.language import PERSON_PRONOUNS, content_words, names, stopwords
+from qa.language import PERSON_PRONOUNS, content_words, names, stopwords, tokenize
 from qa.retrieve import HybridRetriever
 from qa.types import REFUSAL, Hit, Passage
 
@@ -43,6 +45,11 @@ GIVEN_SHARE = 0.8  # share of a sentence's words an answer must show for the sen
 EXPANSION_WORDS = 8
 EXPANSION_TURNS = 2
 RECENT_TURNS = 6  # assistant turns whose quoted passages are looked up
+# Share of a question's term weight (idf) that another document's title must carry, and the thread's document
+# lack, for the question to have moved there ("Why did his brothers commit suicide?" beside a title
+# "…: brothers' suicides"); fitted on conv_dev's topic switches against its follow-ups.
+MOVE_SHARE = 0.3
+MOVE_PRIOR = 4.0  # the document whose title the question moved to, over the question's own ranking
 
 
 @dataclass(frozen=True)
@@ -211,7 +218,7 @@ def _own_names(question: str, thread: Thread) -> list[str]:
     return [n for _, n in names(question) if n.lower() not in thread.topic.lower()]
 
 
-def _moves_away(question: str, thread: Thread, hits: Sequence[Hit]) -> bool:
+def _names_elsewhere(question: str, thread: Thread, hits: Sequence[Hit]) -> bool:
     """Return True when the question names something that the thread's document lacks and another retrieved document has."""
     asked = _own_names(question, thread)
     if not asked:
@@ -222,9 +229,56 @@ def _moves_away(question: str, thread: Thread, hits: Sequence[Hit]) -> bool:
     return bool(missing) and any(n.lower() in outside for n in missing)
 
 
+def _terms(text: str) -> set[str]:
+    return set(tokenize([text])[0])
+
+
+def _titled_elsewhere(question: str, thread: Thread, hits: Sequence[Hit]) -> str:
+    """Return the other retrieved document whose title carries most of the question's terms that the thread's document lacks.
+
+    "" when no title carries MOVE_SHARE of the question's term weight (idf) that way.
+    """
+    idf = dict(hits[0].term_weights) if hits and hits[0].term_weights else {}
+    asked = {t: idf.get(t, max(idf.values(), default=1.0)) for t in _terms(question)}
+    total = sum(asked.values())
+    if total <= 0:
+        return ""
+    held = [q.passage for q in thread.quoted if q.passage.source == thread.document]
+    held += [h.passage for h in hits if h.passage.source == thread.document]
+    inside = _terms(" ".join(p.heading + " " + p.text for p in held))
+    lacking = {t: w for t, w in asked.items() if t not in inside}
+    best, where = MOVE_SHARE * total, ""
+    for h in hits:
+        if lacking and h.passage.source != thread.document and h.passage.heading:
+            carried = sum(w for t, w in lacking.items() if t in _terms(h.passage.heading))
+            if carried >= best and not (carried == best and where):
+                best, where = carried, h.passage.source
+    return where
+
+
+def destination(asked: str, rewrite: Rewrite, thread: Thread, hits: Sequence[Hit]) -> str | None:
+    """Return where the question goes: None, it stays in the thread; else the document it moved to ("" unknown).
+
+    ``asked`` is the question as the user wrote it: a rewrite may have put the thread's topic into it.
+    """
+    if not thread.document:
+        return None
+    titled = _titled_elsewhere(asked, thread, hits)
+    if titled:
+        return titled
+    return "" if _names_elsewhere(rewrite.question, thread, hits) else None
+
+
+def prefer_document(hits: Sequence[Hit], document: str, top_k: int) -> list[Hit]:
+    """Return the top-k hits after adding the prior of a document the question moved to ("" none)."""
+    rescored = [replace(h, score=h.score + MOVE_PRIOR) if document and h.passage.source == document else h for h in hits]
+    rescored.sort(key=lambda h: -h.score)
+    return rescored[:top_k]
+
+
 def prefer_thread(rewrite: Rewrite, hits: Sequence[Hit], thread: Thread, top_k: int) -> list[Hit]:
-    """Return the top-k hits after adding the thread's document and passage prior (none after a clear topic move)."""
-    if not thread.document or _moves_away(rewrite.question, thread, hits):
+    """Return the top-k hits after adding the thread's document and passage prior (call only when the question stays)."""
+    if not thread.document:
         return list(hits[:top_k])
     ids = thread.passage_ids
     # A question that leans on the thread can only mean its document; one that stands alone gets a nudge.

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from qa.answer.condense import Rewrite
-from qa.answer.thread import Quoted, Thread, expand, prefer_thread
+from qa.answer.thread import Quoted, Thread, destination, expand, prefer_document, prefer_thread
 from qa.ingest.split import passage_id, sentence_spans
 from qa.types import Hit, Passage
 
@@ -31,9 +31,46 @@ def test_the_threads_document_wins_a_vague_follow_up() -> None:
     assert ranked[0].passage.source == "bath"
 
 
-def test_a_clear_move_to_another_document_gets_there() -> None:
-    ranked = prefer_thread(Rewrite("When was Beethoven born?"), hits((BONN, 1.0), (BATH, 0.5)), THREAD, 1)
-    assert ranked[0].passage.source == "bonn"
+WITTGENSTEIN = passage(
+    "wittgenstein", "Three of the five brothers later committed suicide. Rudi killed himself in 1904.",
+    "Ludwig Wittgenstein: Family temperament and the brothers' suicides",
+)
+HARTSON = passage("hartson", "Hartson joined Luton Town in 1992 and scored on his debut.", "John Hartson: Luton Town")
+HARTSON_THREAD = Thread((Quoted(HARTSON, (0,), (0,)),), last_question="When did he join Luton Town?")
+WEIGHTS = (("brothe", 2.0), ("commit", 1.5), ("suicid", 3.0), ("joined", 1.0), ("luton", 3.0), ("debut", 2.0), ("scored", 1.0))
+
+
+def weighted(*scored: tuple[Passage, float]) -> list[Hit]:
+    return [Hit(p, score=s, term_weights=WEIGHTS) for p, s in scored]
+
+
+@pytest.mark.parametrize(
+    "asked, rewritten, thread, found, expected",
+    [
+        pytest.param("Why did his brothers commit suicide?", "Why did John Hartson’s brothers commit suicide?", HARTSON_THREAD,
+                     weighted((HARTSON, 2.0), (WITTGENSTEIN, 1.0)), "wittgenstein", id="another-title-carries-the-question"),
+        pytest.param("Did he score on his debut?", "Did John Hartson score on John Hartson’s debut?", HARTSON_THREAD,
+                     weighted((HARTSON, 2.0), (WITTGENSTEIN, 1.0)), None, id="the-threads-document-holds-the-words"),
+        pytest.param("Did his brothers play too?", "Did John Hartson’s brothers play too?", HARTSON_THREAD,
+                     weighted((HARTSON, 2.0), (BATH, 1.0)), None, id="no-other-title-carries-them"),
+        pytest.param("When was Beethoven born?", "When was Beethoven born?", THREAD,
+                     hits((BONN, 1.0), (BATH, 0.5)), "", id="a-name-only-another-document-holds"),
+        pytest.param("When was it founded?", "When was Bath founded?", THREAD, hits((BONN, 1.0), (BATH, 0.5)), None,
+                     id="a-vague-follow-up-stays"),
+        pytest.param("Why did the brothers commit suicide?", "Why did the brothers commit suicide?", Thread(),
+                     weighted((WITTGENSTEIN, 1.0)), None, id="no-thread-nothing-to-leave"),
+    ],
+)
+def test_destination_says_when_a_question_leaves_the_thread(
+    asked: str, rewritten: str, thread: Thread, found: list[Hit], expected: str | None
+) -> None:
+    assert destination(asked, Rewrite(rewritten, refers=True), thread, found) == expected
+
+
+def test_the_document_moved_to_comes_first() -> None:
+    ranked = prefer_document(weighted((HARTSON, 3.0), (WITTGENSTEIN, 1.0)), "wittgenstein", 1)
+    assert ranked[0].passage.source == "wittgenstein"
+    assert prefer_document(weighted((HARTSON, 3.0), (WITTGENSTEIN, 1.0)), "", 1)[0].passage.source == "hartson"
 
 
 @pytest.mark.parametrize(
