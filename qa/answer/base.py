@@ -35,6 +35,7 @@ class Flow:
     last: tuple[str, int] | None = None  # (passage_id, sentence index) where the last answer ended
     continues: bool = False  # "what happened next?", "anything else?": go on from ``last``
     again: bool = False  # the question asks for something already said: quoting it again is fine
+    asked: str = ""  # the question as the user wrote it (the searched one may carry the thread's words)
 
 
 class Answerer(Protocol):

@@ -19,6 +19,7 @@ from qa.answer.base import Answerer, Draft, Flow
 from qa.answer.extractive import extract
 from qa.config import AnswerSettings
 from qa.errors import ConfigError
+from qa.language import tokenize
 from qa.types import Hit
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,17 @@ LLM_EXTRA = "pip install '.[llm]'"
 # share of answer.refuse_below, and earns support for standing out from the runner-up (see ``extract``'s
 # ``lead_credit``), so that one sentence among equals of the thread's passage is no longer taken as the answer.
 THREAD_REFUSE_SHARE = 1.0
-THREAD_LEAD_CREDIT = 0.5
+THREAD_LEAD_CREDIT = 0.75
+# A best sentence that holds none of the words of the question as asked (a pronoun resolved to the thread's topic
+# does not count) is no evidence by itself: it needs this share of answer.refuse_below, with no credit for leading.
+# Fitted on conv_dev, where unanswerable follow-ups are answered from the thread's passage with such sentences.
+UNWORDED_REFUSE_SHARE = 1.4
+
+
+def holds_asked_word(sentence: str, asked: str) -> bool:
+    """Return True when the sentence holds a content word of the question, or the question has none ("What happened next?")."""
+    words = set(tokenize([asked])[0])
+    return not words or bool(words & set(tokenize([sentence])[0]))
 
 
 class ExtractiveAnswerer:
@@ -56,6 +67,12 @@ class ExtractiveAnswerer:
             question, hits, refuse_below=refuse_below, max_sentences=s.max_sentences, margin=s.second_sentence_margin, flow=flow,
             lead_credit=THREAD_LEAD_CREDIT if in_thread else 0.0,
         )
+        asked = flow.asked if flow is not None and flow.asked else question
+        # "Anything else?" asks for the next thing, not for its own words.
+        continues = flow is not None and flow.continues
+        if citations and not continues and not holds_asked_word(max(citations, key=lambda c: c.support).quote, asked):
+            if max(c.support for c in citations) < s.refuse_below * UNWORDED_REFUSE_SHARE:
+                return Draft(text="", citations=())
         return Draft(text=text, citations=citations)
 
     def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Draft]:

@@ -97,7 +97,10 @@ class Thread:
         """Return where the dialog stands for this question."""
         given = frozenset((q.passage.passage_id, i) for q in self.quoted for i in q.shown)
         last = (self.quoted[-1].passage.passage_id, max(self.quoted[-1].sentences)) if self.quoted else None
-        return Flow(given=given, last=last, continues=_CONTINUES.search(question) is not None, again=_AGAIN.search(question) is not None)
+        return Flow(
+            given=given, last=last, continues=_CONTINUES.search(question) is not None, again=_AGAIN.search(question) is not None,
+            asked=question,
+        )
 
 
 def _pieces(answer: str) -> list[str]:
@@ -289,4 +292,7 @@ def prefer_thread(rewrite: Rewrite, hits: Sequence[Hit], thread: Thread, top_k: 
         for h in hits
     ]
     rescored.sort(key=lambda h: -h.score)
+    if rewrite.refers:
+        # A question that leans on the thread and stays there is answered from the thread's document alone.
+        return [h for h in rescored if h.passage.source == thread.document][:top_k] or rescored[:top_k]
     return rescored[:top_k]

@@ -89,3 +89,14 @@ def test_flow_marks_quoted_sentences_and_continuations() -> None:
     assert flow.continues and flow.last == (BATH.passage_id, 0)
     assert (BATH.passage_id, 0) in flow.given
     assert not THREAD.flow("Who founded it?").continues
+
+
+def test_a_vague_follow_up_that_stays_is_answered_from_the_threads_document_alone() -> None:
+    vague = prefer_thread(Rewrite("When was it established?", refers=True), hits((BONN, 1.0), (BATH, 0.5)), THREAD, 2)
+    assert [h.passage.source for h in vague] == ["bath"]
+    alone = prefer_thread(Rewrite("When was Bath Abbey founded?"), hits((BONN, 1.0), (BATH, 0.5)), THREAD, 2)
+    assert [h.passage.source for h in alone] == ["bath", "bonn"]
+
+
+def test_flow_carries_the_question_as_asked() -> None:
+    assert THREAD.flow("When was it built?").asked == "When was it built?"

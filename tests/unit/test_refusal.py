@@ -1,0 +1,47 @@
+"""The support a quoted answer needs: a best sentence with none of the asked words must stand on more support."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.answer.base import Flow
+from qa.answer.providers import ExtractiveAnswerer, holds_asked_word
+from qa.config import AnswerSettings
+from qa.ingest.split import passage_id, sentence_spans
+from qa.types import Hit, Passage
+
+TEXT = "Ricky Martin released the album Musica + Alma + Sexo in 2011. It reached number one in Spain."
+RICKY = Passage(passage_id("rm", 1, TEXT), "rm", 1, TEXT, "Ricky Martin", sentence_spans(TEXT))
+SEARCHED = "Did Ricky Martin win any awards?"  # "he" resolved to the thread's topic
+
+
+def hit(similarity: float) -> Hit:
+    return Hit(RICKY, score=1.0, sentence_sims=(similarity, similarity - 0.2), term_weights=(("ricky", 2.0), ("martin", 2.0), ("awards", 3.0)))
+
+
+@pytest.mark.parametrize(
+    "sentence, asked, expected",
+    [
+        pytest.param("He released an album in 2011.", "When was the album released?", True, id="shares-a-word"),
+        pytest.param("Ricky Martin released an album in 2011.", "Did he win any awards?", False, id="only-the-resolved-topic"),
+        pytest.param("It reached number one in Spain.", "Why?", True, id="a-question-without-words"),
+        pytest.param("The albums were released.", "Which album was released?", True, id="stemmed"),
+    ],
+)
+def test_holds_asked_word(sentence: str, asked: str, expected: bool) -> None:
+    assert holds_asked_word(sentence, asked) is expected
+
+
+@pytest.mark.parametrize(
+    "similarity, asked, refused",
+    [
+        pytest.param(0.35, "Did he win any awards?", True, id="no-asked-word-little-support-refused"),
+        pytest.param(0.35, "Did Ricky Martin win any awards?", False, id="the-asker-named-him-answered"),
+        pytest.param(0.35, "Anything else?", False, id="a-continuation-needs-no-words"),
+        pytest.param(0.6, "Did he win any awards?", False, id="no-asked-word-strong-support-answered"),
+    ],
+)
+def test_a_follow_up_without_its_own_words_in_the_answer_needs_more_support(similarity: float, asked: str, refused: bool) -> None:
+    flow = Flow(last=(RICKY.passage_id, 0), asked=asked, continues=asked == "Anything else?")
+    draft = ExtractiveAnswerer(AnswerSettings()).answer_in_dialog(SEARCHED, [hit(similarity)], flow)
+    assert draft.refused is refused
