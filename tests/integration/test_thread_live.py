@@ -1,0 +1,64 @@
+"""A conversation through the real chain over two documents: the thread holds, and a question about the other's title leaves it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qa.config import load_settings
+from qa.ingest.pipeline import ingest_documents
+from qa.runtime import Runtime, build_runtime, open_client, open_store
+from qa.types import Document
+
+ROOT = Path(__file__).resolve().parents[2]
+HARTSON = Document(
+    source="hartson",
+    text=(
+        "# John Hartson: Luton Town and Arsenal\n\n"
+        "Hartson began his career at Luton Town, joining the club as a trainee in 1992. He scored on his league debut and "
+        "his goals made him one of the most sought-after young forwards in England. In January 1995 Arsenal paid 2.5 million "
+        "pounds for him, a British record for a teenager. He scored in the Cup Winners' Cup final that season."
+    ),
+)
+WITTGENSTEIN = Document(
+    source="wittgenstein",
+    text=(
+        "# Ludwig Wittgenstein: Family temperament and the brothers' suicides\n\n"
+        "Three of the five Wittgenstein brothers would later commit suicide. Hans disappeared from a boat in 1902 and was "
+        "presumed to have killed himself. Rudi killed himself in a Berlin bar in 1904 after asking the pianist to play a "
+        "song. Kurt shot himself in 1918 at the end of the First World War when the troops he commanded deserted."
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def two_documents(tmp_path_factory: pytest.TempPathFactory, real_embedder: Any) -> Runtime:
+    settings = load_settings(ROOT / "config.yaml", environ={"QA_PATHS__DATA_DIR": str(tmp_path_factory.mktemp("thread-store"))})
+    client = open_client(settings)
+    store = open_store(settings, real_embedder, client, create=True)
+    ingest_documents([HARTSON, WITTGENSTEIN], store, real_embedder, progress=False)
+    return build_runtime(settings, embedder=real_embedder, client=client)
+
+
+def _thread(rt: Runtime, question: str) -> list[dict[str, Any]]:
+    first = rt.chain.ask(question)
+    assert not first.refused and first.citations[0].source == "hartson"
+    cites = [{"passage_id": c.passage_id} for c in first.citations]
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": first.answer, "citations": cites}]
+
+
+def test_a_follow_up_about_the_other_documents_title_leaves_the_thread(two_documents: Runtime) -> None:
+    history = _thread(two_documents, "When did Hartson join Luton Town?")
+    moved = two_documents.chain.ask("Why did his brothers commit suicide?", history)
+    assert moved.passages[0].passage.source == "wittgenstein"
+    # Searched as asked: the thread's topic a rewrite would put in ("John Hartson’s brothers") pulls back.
+    assert moved.standalone_question == "Why did his brothers commit suicide?"
+
+
+def test_a_vague_follow_up_stays_on_the_threads_document(two_documents: Runtime) -> None:
+    history = _thread(two_documents, "When did Hartson join Luton Town?")
+    stayed = two_documents.chain.ask("How much did Arsenal pay for him?", history)
+    assert {h.passage.source for h in stayed.passages} == {"hartson"}
+    assert not stayed.refused and "2.5 million" in stayed.answer
