@@ -161,9 +161,17 @@ def message_html(answer: Answer, closest_limit: int = 3) -> str:
     return f'<div class="{kind}">{"".join(parts)}</div>'
 
 
+PENDING_PREFIX = '<div class="qa-msg qa-pending">'
+
+
 def pending_html(text: str) -> str:
     """Return the chat message while the answer streams in."""
-    return f'<div class="qa-msg qa-pending"><div class="qa-answer">{text_html(text)}</div></div>'
+    return f'{PENDING_PREFIX}<div class="qa-answer">{text_html(text)}</div></div>'
+
+
+def is_pending(message: str) -> bool:
+    """Return whether a chat message is an answer still streaming in."""
+    return message.startswith(PENDING_PREFIX)
 
 
 def error_html(message: str) -> str:

@@ -12,7 +12,7 @@ from ui.format import EMPTY_PANEL, answer_text
 
 gr = pytest.importorskip("gradio")
 
-from ui.app import build_blocks, make_respond  # noqa: E402
+from ui.app import build_blocks, make_respond, with_saving  # noqa: E402
 
 
 @pytest.fixture
@@ -131,3 +131,28 @@ def test_blocks_with_documents_offer_a_search_selector_fed_to_the_chat(runtime: 
     assert search["id"] in [block._id for block in chat.inputs]
     chatbot = next(c for c in config["components"] if c["type"] == "chatbot")
     assert chatbot["props"]["examples"], "the examples stay in the chat"
+
+
+def test_the_finished_answer_comes_with_the_saved_conversation(runtime: Runtime) -> None:
+    respond = with_saving(make_respond(runtime.chain), gr.Chatbot(), extra_inputs=0)
+    other = [{"role": "user", "metadata": None, "content": [{"text": "Where?", "type": "text"}], "options": None}]
+    outputs = list(respond("Who is the U.S. Secretary of State?", [], None, [other]))
+    *streaming, (message, panel, index, saved) = outputs
+    assert streaming and all(isinstance(o[2], type(gr.skip())) and isinstance(o[3], type(gr.skip())) for o in streaming)
+    assert "Blinken" in message and index == 0 and saved[1] == other
+    assert [(m["role"], m["content"]) for m in saved[0]] == [
+        ("user", [{"text": "Who is the U.S. Secretary of State?", "type": "text"}]),
+        ("assistant", [{"text": message, "type": "text"}]),
+    ], "Gradio's own shape, which its list of saved conversations reads"
+    (_, _, index, again) = list(respond("And who is Wang Yi?", saved[0], 0, saved))[-1]
+    assert index == 0 and len(again) == 2 and len(again[0]) == 4, "a continued conversation is saved in its place"
+    assert [len(o) for o in respond("Who is the U.S. Secretary of State?", [])] == [2] * len(outputs), "the chat API saves nothing"
+
+
+def test_the_chat_api_takes_no_saved_conversations(runtime: Runtime) -> None:
+    blocks = build_blocks(runtime.chain)
+    chat = next(fn for fn in blocks.fns.values() if fn.api_name == "chat")
+    assert [type(c).__name__ for c in chat.inputs] == ["Textbox", "State"], "the question and the chat history"
+    assert [type(c).__name__ for c in chat.outputs] == ["JSON", "State", "HTML"], "the answer, the history, the sources panel"
+    submit = [fn for fn in blocks.fns.values() if any(type(c).__name__ == "BrowserState" for c in fn.outputs) and fn.queue]
+    assert submit, "the queued chat function itself saves the conversation"
