@@ -83,6 +83,8 @@ CSS = """
 .qa-card-head { font-size: 0.85em; display: flex; gap: 0.6em; flex-wrap: wrap; opacity: 0.9; }
 .qa-card-n { font-weight: 700; }
 .qa-passage { margin: 0.4em 0 0; line-height: 1.5; }
+/* The saved conversations: wide enough that a first question reads on two or three lines, not six. */
+.column:has(#qa-history):not(:has(.column)) { min-width: 200px !important; flex-grow: 2 !important; }
 mark.qa-quote { background: #fde68a; color: #1f2937; padding: 0 1px; border-radius: 2px; }
 """
 
@@ -220,6 +222,7 @@ def build_blocks(
                 # Gradio keys the saved conversations by a block id and encrypts them with a secret drawn
                 # per process, so a restart or a new component would lose them all. Both go to the page
                 # in its config anyway (the browser decrypts), so fixed values hide nothing.
+                chat.chat_history_dataset.elem_id = "qa-history"  # for the CSS that widens the list
                 chat.saved_conversations.storage_key = CONVERSATIONS_KEY
                 chat.saved_conversations.secret = CONVERSATIONS_KEY
                 if feedback is not None:

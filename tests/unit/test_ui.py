@@ -73,6 +73,7 @@ def test_blocks_save_conversations_and_offer_thumbs_when_feedback_is_logged(runt
     config = build_blocks(runtime.chain, feedback=FeedbackLog(tmp_path / "feedback.jsonl")).get_config_file()
     chatbot = next(c for c in config["components"] if c["type"] == "chatbot")
     assert chatbot["props"]["feedback_options"] == ["Like", "Dislike"]
+    assert any(c["props"].get("elem_id") == "qa-history" for c in config["components"]), "the CSS widens the saved list by this id"
     (saved,) = [c for c in config["components"] if c["type"] == "browserstate"]
     assert saved["props"]["storage_key"] == "qa-conversations", "conversations are kept in the browser under a fixed key"
     again = build_blocks(runtime.chain).get_config_file()
@@ -131,6 +132,9 @@ def test_blocks_with_documents_offer_a_search_selector_fed_to_the_chat(runtime: 
     assert search["id"] in [block._id for block in chat.inputs]
     chatbot = next(c for c in config["components"] if c["type"] == "chatbot")
     assert chatbot["props"]["examples"], "the examples stay in the chat"
+    (choice,) = [c for c in config["components"] if c["props"].get("elem_id") == "qa-docs-choice"]
+    assert choice["props"].get("value") is None, "no document is chosen for deletion until the user picks one"
+    assert choice["props"]["label"] == "Document to delete"
 
 
 def test_the_finished_answer_comes_with_the_saved_conversation(runtime: Runtime) -> None:
