@@ -93,6 +93,8 @@ def _closest(answer: Answer, limit: int) -> list[tuple[str, int, Hit]]:
 def panel_body(answer: Answer, closest_limit: int = 3) -> str:
     """Return the sources panel content for an answer: its citations, or the closest passages of a refusal."""
     asked = escape(answer.standalone_question)
+    if not answer.refused and not answer.citations:
+        return '<div class="qa-panel-title">No sources: this reply quotes no document.</div>'
     if not answer.refused:
         cards = "".join(citation_card(c) for c in answer.citations)
         return f'<div class="qa-panel-title">Sources for “{asked}”</div>{cards}'
@@ -137,8 +139,10 @@ def message_html(answer: Answer, closest_limit: int = 3) -> str:
         parts.append(f'<div class="qa-answer qa-refusal">{text_html(answer.answer)}</div>')
     else:
         parts.append(f'<div class="qa-answer">{answer_html(answer.answer, answer.citations)}</div>')
-    parts.append(f'<div class="qa-searched">searched for: {escape(answer.standalone_question)}</div>')
-    if not answer.refused:
+    # A reply that looked nothing up (small talk) says neither what was searched for nor an empty list of sources.
+    if answer.refused or answer.citations or answer.passages:
+        parts.append(f'<div class="qa-searched">searched for: {escape(answer.standalone_question)}</div>')
+    if not answer.refused and answer.citations:
         lines = "".join(_source_line(c) for c in answer.citations)
         parts.append(f'<div class="qa-sources"><div class="qa-list-title">sources</div><ol>{lines}</ol></div>')
     elif answer.passages:
