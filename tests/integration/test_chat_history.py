@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.live_server import BROWSER_TIMEOUT_MS, LiveServer, ask_in_chat, chat_answers, live_server
+from ui.app import EXAMPLES
 
 FIRST = "Who is the Chinese Foreign Ministry spokesman?"
 SECOND = "What did he say on Thursday?"
@@ -77,3 +78,17 @@ def test_reload_reopen_continue_and_rate(served: tuple[LiveServer, Path], page: 
     # The reopened conversation goes on, with the earlier turns as its history.
     third = ask_in_chat(page, THIRD, 2)
     assert third.locator(".qa-cite").count() >= 1
+
+
+def test_a_conversation_begun_from_an_example_is_kept(served: tuple[LiveServer, Path], page: Any) -> None:
+    # Gradio's example click runs the chat without its own save step: the answer itself carries the saving.
+    server, _ = served
+    page.goto(server.url)
+    page.get_by_text(EXAMPLES[1]).first.click()
+    chat_answers(page).first.wait_for(timeout=BROWSER_TIMEOUT_MS)
+    page.reload()
+    page.locator("#qa-input textarea").wait_for(timeout=BROWSER_TIMEOUT_MS)
+    page.locator("#qa-history").get_by_text(EXAMPLES[1]).click()
+    chat_answers(page).first.wait_for(timeout=BROWSER_TIMEOUT_MS)
+    assert chat_answers(page).count() == 1
+    assert chat_answers(page).first.locator(".qa-cite").count() >= 1
