@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -25,6 +26,9 @@ from qa.config import offline_environment
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 START_TIMEOUT_S = 180.0
+ARTIFACTS = ROOT / "tests" / "artifacts"
+# How long a browser test waits for the page; generous, since the machine running the tests may be loaded.
+BROWSER_TIMEOUT_MS = 120_000
 
 _GUARD = '''
 import os, socket
@@ -155,3 +159,22 @@ def _wait_ready(server: LiveServer, headers: dict[str, str] | None = None) -> No
             pass
         time.sleep(0.2)
     raise RuntimeError(f"qa serve did not become ready in {START_TIMEOUT_S:.0f} s:\n{server.log_tail()}")
+
+
+def chat_answers(page: Any) -> Any:
+    """Return the locator of the chat's finished answer messages (not the one streaming in)."""
+    return page.locator("#qa-chat .qa-msg:not(.qa-pending)")
+
+
+def ask_in_chat(page: Any, question: str, turn: int) -> Any:
+    """Type a question into the chat, send it, and return the finished answer message of that turn."""
+    page.locator("#qa-input textarea").fill(question)
+    page.keyboard.press("Enter")
+    chat_answers(page).nth(turn).wait_for(timeout=BROWSER_TIMEOUT_MS)
+    return chat_answers(page).nth(turn)
+
+
+def screenshot(page: Any, name: str) -> None:
+    """Save a full-page screenshot of the page as tests/artifacts/NAME.png, for a person to look at."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import gradio as gr
+from gradio.context import get_blocks_context
 
 from qa.answer.chain import AnswerChain
 from qa.errors import QAError
 from qa.types import Answer
 from ui.feedback import FeedbackError, FeedbackLog, make_rate
-from ui.format import EMPTY_PANEL, error_html, message_html, panel_html, pending_html
-from ui.history import history_turns
+from ui.format import EMPTY_PANEL, error_html, is_pending, message_html, panel_html, pending_html
+from ui.history import conversation_saved, history_turns
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,8 @@ CSS = """
 .qa-card-head { font-size: 0.85em; display: flex; gap: 0.6em; flex-wrap: wrap; opacity: 0.9; }
 .qa-card-n { font-weight: 700; }
 .qa-passage { margin: 0.4em 0 0; line-height: 1.5; }
+/* The saved conversations: wide enough that a first question reads on two or three lines, not six. */
+.column:has(#qa-history):not(:has(.column)) { min-width: 200px !important; flex-grow: 2 !important; }
 mark.qa-quote { background: #fde68a; color: #1f2937; padding: 0 1px; border-radius: 2px; }
 """
 
@@ -107,6 +110,54 @@ def make_respond(chain: AnswerChain) -> Callable[..., Iterator[tuple[str, Any]]]
             yield error_html(str(exc)), gr.skip()
 
     return respond
+
+
+class SavingChatInterface(gr.ChatInterface):
+    """A ChatInterface whose finished answer reaches the browser in the same message as the saved conversation.
+
+    Gradio saves a conversation three round trips after its answer has streamed in (a state sync,
+    a queued textbox reset, then the save): a reload in that window lost the last turn, and under
+    load the window lasts seconds. Here the chat function also takes the conversation id and the
+    saved conversations and returns them updated with its finished answer (see ``with_saving``),
+    so the answer and its saving arrive together. Gradio's own save later writes the same turns
+    at the same index.
+    """
+
+    def _setup_events(self) -> None:
+        if not self.save_history:
+            super()._setup_events()
+            return
+        saving = [self.conversation_id, self.saved_conversations]
+        self.additional_inputs = [*self.additional_inputs, *saving]
+        self.additional_outputs = [*self.additional_outputs, *saving]
+        super()._setup_events()
+        # The chat API has no browser to save into: it keeps its own inputs and outputs.
+        context = get_blocks_context()  # the outermost Blocks, which holds the events
+        assert context is not None, "a SavingChatInterface is built inside a gr.Blocks"
+        api = next(fn for fn in context.fns.values() if fn.api_name == self.api_name)
+        api.inputs = [c for c in api.inputs if c not in saving]
+        api.outputs = [c for c in api.outputs if c not in saving]
+
+
+def with_saving(
+    respond: Callable[..., Iterator[tuple[str, Any]]], chatbot: gr.Chatbot, extra_inputs: int
+) -> Callable[..., Iterator[tuple[Any, ...]]]:
+    """Return the chat function of a SavingChatInterface: respond (given ``extra_inputs`` more inputs), then save when finished."""
+
+    def respond_and_save(message: str, history: list[Any], *args: Any) -> Iterator[tuple[Any, ...]]:
+        if len(args) == extra_inputs:  # the chat API: nothing to save into
+            yield from respond(message, history, *args)
+            return
+        *inputs, index, saved = args
+        for reply, panel in respond(message, history, *inputs):
+            stored = None
+            if not is_pending(reply):
+                turn = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": reply}]
+                # Gradio's own shape of a saved message (content as a list of text parts), which its history list reads.
+                stored = conversation_saved(index, chatbot.preprocess(chatbot.postprocess(turn)), saved)
+            yield (reply, panel, *(stored or (gr.skip(), gr.skip())))
+
+    return respond_and_save
 
 
 def make_on_like(feedback: FeedbackLog, max_turns: int) -> Callable[[list[Any], gr.LikeData], None]:
@@ -153,8 +204,8 @@ def build_blocks(
                     feedback_options=("Like", "Dislike") if feedback is not None else None,
                     placeholder="Ask a question about the documents.",
                 )
-                chat = gr.ChatInterface(
-                    make_respond(chain),
+                chat = SavingChatInterface(
+                    with_saving(make_respond(chain), chatbot, extra_inputs=1 if search is not None else 0),
                     chatbot=chatbot,
                     textbox=gr.Textbox(placeholder="Ask a question…", submit_btn=True, stop_btn=True, scale=7, elem_id="qa-input"),
                     # With an extra input Gradio wants each example as a list; None keeps the selector as it is.
@@ -171,6 +222,7 @@ def build_blocks(
                 # Gradio keys the saved conversations by a block id and encrypts them with a secret drawn
                 # per process, so a restart or a new component would lose them all. Both go to the page
                 # in its config anyway (the browser decrypts), so fixed values hide nothing.
+                chat.chat_history_dataset.elem_id = "qa-history"  # for the CSS that widens the list
                 chat.saved_conversations.storage_key = CONVERSATIONS_KEY
                 chat.saved_conversations.secret = CONVERSATIONS_KEY
                 if feedback is not None:

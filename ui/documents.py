@@ -126,7 +126,14 @@ def build_documents_panel(service: Any, search: gr.Dropdown) -> None:
         status = gr.HTML("", elem_id="qa-docs-status")
         table = gr.HTML(documents_html(service.documents()), elem_id="qa-docs-list")
         with gr.Row():
-            choice = gr.Dropdown(label="Document", choices=[(d.name, d.id) for d in service.documents()], elem_id="qa-docs-choice", scale=3)
+            # Nothing chosen until the user picks one: Gradio would otherwise preselect the first document.
+            choice = gr.Dropdown(
+                label="Document to delete",
+                choices=[(d.name, d.id) for d in service.documents()],
+                value=None,
+                elem_id="qa-docs-choice",
+                scale=3,
+            )
             delete = gr.Button("Delete", variant="stop", elem_id="qa-docs-delete", scale=1)
         drop.upload(on_upload, inputs=[drop, search], outputs=[status, table, choice, drop, search], concurrency_limit=1)
         # The browser asks first; a cancelled confirmation sends no document, and nothing is deleted.

@@ -93,6 +93,8 @@ def _closest(answer: Answer, limit: int) -> list[tuple[str, int, Hit]]:
 def panel_body(answer: Answer, closest_limit: int = 3) -> str:
     """Return the sources panel content for an answer: its citations, or the closest passages of a refusal."""
     asked = escape(answer.standalone_question)
+    if not answer.refused and not answer.citations:
+        return '<div class="qa-panel-title">No sources: this reply quotes no document.</div>'
     if not answer.refused:
         cards = "".join(citation_card(c) for c in answer.citations)
         return f'<div class="qa-panel-title">Sources for “{asked}”</div>{cards}'
@@ -137,8 +139,10 @@ def message_html(answer: Answer, closest_limit: int = 3) -> str:
         parts.append(f'<div class="qa-answer qa-refusal">{text_html(answer.answer)}</div>')
     else:
         parts.append(f'<div class="qa-answer">{answer_html(answer.answer, answer.citations)}</div>')
-    parts.append(f'<div class="qa-searched">searched for: {escape(answer.standalone_question)}</div>')
-    if not answer.refused:
+    # A reply that looked nothing up (small talk) says neither what was searched for nor an empty list of sources.
+    if answer.refused or answer.citations or answer.passages:
+        parts.append(f'<div class="qa-searched">searched for: {escape(answer.standalone_question)}</div>')
+    if not answer.refused and answer.citations:
         lines = "".join(_source_line(c) for c in answer.citations)
         parts.append(f'<div class="qa-sources"><div class="qa-list-title">sources</div><ol>{lines}</ol></div>')
     elif answer.passages:
@@ -161,9 +165,17 @@ def message_html(answer: Answer, closest_limit: int = 3) -> str:
     return f'<div class="{kind}">{"".join(parts)}</div>'
 
 
+PENDING_PREFIX = '<div class="qa-msg qa-pending">'
+
+
 def pending_html(text: str) -> str:
     """Return the chat message while the answer streams in."""
-    return f'<div class="qa-msg qa-pending"><div class="qa-answer">{text_html(text)}</div></div>'
+    return f'{PENDING_PREFIX}<div class="qa-answer">{text_html(text)}</div></div>'
+
+
+def is_pending(message: str) -> bool:
+    """Return whether a chat message is an answer still streaming in."""
+    return message.startswith(PENDING_PREFIX)
 
 
 def error_html(message: str) -> str:

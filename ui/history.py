@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 
-from ui.format import answer_text
+from ui.format import answer_text, is_pending
 
 _CARD_N = re.compile(r"^qa-card-(\d+)$")
 _PID = re.compile(r"^qa-pid-(.+)$")
@@ -145,3 +145,25 @@ def history_turns(messages: Sequence[Any], max_turns: int) -> list[dict[str, Any
                 cited = [{"passage_id": c.passage_id} for c in message_citations(content)]
                 turns.append({"role": "assistant", "content": text, "citations": cited})
     return turns[-max_turns:] if max_turns > 0 else []
+
+
+def conversation_saved(
+    index: int | None, conversation: Sequence[Any], saved: Sequence[Sequence[Any]] | None
+) -> tuple[int, list[Any]] | None:
+    """Return the conversation's index and the saved list holding it; None while an answer streams or nothing changed.
+
+    The same rule as Gradio's own save (a new conversation goes first, a reopened one keeps its
+    place), so the two agree when Gradio's save comes a few round trips later.
+    """
+    if not conversation:
+        return None
+    role, text = role_and_text(conversation[-1])
+    if role != "assistant" or is_pending(text):
+        return None
+    stored = [list(c) for c in saved or []]
+    if index is not None and 0 <= index < len(stored):
+        if stored[index] == list(conversation):
+            return None
+        stored[index] = list(conversation)
+        return index, stored
+    return 0, [list(conversation), *stored]

@@ -1,7 +1,9 @@
-"""Integration fixtures: a real persistent Chroma store of the seed article, embedded with the real model."""
+"""Integration fixtures: a real persistent Chroma store of the seed article, embedded with the real model; a real browser."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,3 +30,35 @@ def seed_runtime(seed_settings: Settings, real_embedder: Any) -> Runtime:
     store = open_store(seed_settings, real_embedder, client, create=True)
     ingest([seed_settings.paths.seeds], store, real_embedder, max_file_bytes=seed_settings.limits.max_file_bytes, progress=False)
     return build_runtime(seed_settings, embedder=real_embedder, client=client)
+
+
+CHROMIUM = "/usr/bin/chromium"
+# Offline and quiet: no update checks, sync or first-run pages that would reach outside the test.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Return Debian's chromium driven by Playwright for one test module; skip where either is missing."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if shutil.which(CHROMIUM) is None:
+        pytest.skip("Debian chromium is not installed (make chromium)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """Return a page of its own browser context (empty local storage), closed after the test."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    yield context.new_page()
+    context.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 from collections.abc import Iterator
 from typing import Any
@@ -10,21 +9,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.live_server import ROOT, LiveServer, live_server
+from tests.live_server import BROWSER_TIMEOUT_MS, LiveServer, ask_in_chat, live_server, screenshot
 from ui.app import EXAMPLES
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = ROOT / "tests" / "artifacts"
 HOSTILE = {
     "hostile.md": (
         "The Zorblax widget manual asks readers to type <script>window.qaPwned = true</script> into the console, "
         'and shows <img src="x" onerror="window.qaPwned = true"> as an example of markup.\n'
     )
 }
-TIMEOUT_MS = 60_000
-
-sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium is not installed (make chromium)")
 
 
 @pytest.fixture(scope="module")
@@ -33,36 +26,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         yield s
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-                "--disable-sync",
-            ],
-        )
-        yield b
-        b.close()
-
-
-def _ask(page: Any, question: str, turn: int) -> Any:
-    """Type a question, send it, and return the finished answer message of that turn."""
-    page.locator("#qa-input textarea").fill(question)
-    page.keyboard.press("Enter")
-    done = page.locator("#qa-chat .qa-msg:not(.qa-pending)")
-    done.nth(turn).wait_for(timeout=TIMEOUT_MS)
-    return done.nth(turn)
-
-
 # Runs before the chat test below, which stops the module's server at its end.
-def test_api_docs_render_offline(server: LiveServer, browser: Any) -> None:
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+def test_api_docs_render_offline(server: LiveServer, page: Any) -> None:
     outside: list[str] = []
     errors: list[str] = []
 
@@ -80,53 +45,47 @@ def test_api_docs_render_offline(server: LiveServer, browser: Any) -> None:
     # Swagger UI renders the OpenAPI 3.1 schema: operations and, once opened, the request body.
     page.goto(f"{server.url}/docs")
     ask = page.locator('.swagger-ui .opblock-post:has(.opblock-summary-path[data-path="/api/ask"])')
-    ask.wait_for(timeout=TIMEOUT_MS)
+    ask.wait_for(timeout=BROWSER_TIMEOUT_MS)
     assert page.locator(".swagger-ui .opblock-summary-path").count() >= 4
     ask.locator(".opblock-summary").click()
     body = ask.locator(".opblock-section-request-body")
-    body.wait_for(timeout=TIMEOUT_MS)
+    body.wait_for(timeout=BROWSER_TIMEOUT_MS)
     assert "Who is Antony Blinken?" in body.inner_text(), "the AskRequest example is rendered"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "docs.png"), full_page=True)
+    screenshot(page, "docs")
 
     page.goto(f"{server.url}/redoc")
-    page.get_by_text("Answer a question as Server-Sent Events").first.wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text("Answer a question as Server-Sent Events").first.wait_for(timeout=BROWSER_TIMEOUT_MS)
 
     assert errors == [], errors
     assert outside == [], "the docs load nothing from outside the server"
-    page.close()
 
 
-def test_ask_click_citation_follow_up_refusal_and_markup(server: LiveServer, browser: Any) -> None:
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+def test_ask_click_citation_follow_up_refusal_and_markup(server: LiveServer, page: Any) -> None:
     outside: list[str] = []
     page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((server.url, "data:", "blob:")) else None)
     page.goto(server.url)
 
     # An empty chat offers example questions about the seed article.
-    page.get_by_text(EXAMPLES[0]).first.wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text(EXAMPLES[0]).first.wait_for(timeout=BROWSER_TIMEOUT_MS)
 
     question = "What did Wang Yi tell Blinken?"
     expected = httpx.post(f"{server.url}/api/ask", json={"question": question}, timeout=30).json()
     citation = expected["citations"][0]
     assert citation["quote"] != citation["text"], "the seed passage holds more than the quoted sentence"
 
-    answer = _ask(page, question, 0)
+    answer = ask_in_chat(page, question, 0)
     assert answer.locator(".qa-searched").inner_text() == f"searched for: {expected['standalone_question']}"
     answer.locator(".qa-answer .qa-cite").first.click()
     card = page.locator("#qa-sources .qa-card.qa-active")
-    card.wait_for(timeout=TIMEOUT_MS)
+    card.wait_for(timeout=BROWSER_TIMEOUT_MS)
     assert card.locator("mark.qa-quote").inner_text() == citation["quote"]
     assert card.locator(".qa-passage").inner_text() == citation["text"]
     assert citation["source"] in card.inner_text() and f"¶ {citation['paragraph']}" in card.inner_text()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
+    screenshot(page, "chat")
 
     # A follow-up is rewritten with the history, and the rewrite is shown.
-    page.locator("#qa-input textarea").fill("Who is the Chinese Foreign Ministry spokesman?")
-    page.keyboard.press("Enter")
-    page.locator("#qa-chat .qa-msg:not(.qa-pending)").nth(1).wait_for(timeout=TIMEOUT_MS)
-    follow_up = _ask(page, "What did he say on Thursday?", 2)
+    ask_in_chat(page, "Who is the Chinese Foreign Ministry spokesman?", 1)
+    follow_up = ask_in_chat(page, "What did he say on Thursday?", 2)
     assert "Zhao Lijian" in follow_up.locator(".qa-searched").inner_text()
 
     # Clicking a marker of an older answer shows that answer's sources again.
@@ -134,24 +93,23 @@ def test_ask_click_citation_follow_up_refusal_and_markup(server: LiveServer, bro
     assert page.locator("#qa-sources .qa-card.qa-active mark.qa-quote").inner_text() == citation["quote"]
 
     # Document markup is shown as text and runs nothing.
-    markup = _ask(page, "What does the Zorblax widget manual ask readers to type?", 3)
+    markup = ask_in_chat(page, "What does the Zorblax widget manual ask readers to type?", 3)
     assert "<script>window.qaPwned = true</script>" in markup.inner_text()
     assert page.evaluate("window.qaPwned") is None
     assert page.locator("#qa-chat img[src='x'], #qa-sources img[src='x']").count() == 0
 
     # A refusal says so and offers the closest passages, not sources.
-    refusal = _ask(page, "What is the boiling point of mercury?", 4)
+    refusal = ask_in_chat(page, "What is the boiling point of mercury?", 4)
     assert "I could not find this in the documents." in refusal.locator(".qa-answer").inner_text()
     assert refusal.locator(".qa-closest").is_visible() and refusal.locator(".qa-sources").count() == 0
     refusal.locator(".qa-open").first.click()
     assert page.locator("#qa-sources .qa-card.qa-active").is_visible()
     assert page.locator("#qa-sources .qa-card.qa-active mark").count() == 0
 
-    page.screenshot(path=str(ARTIFACTS / "chat-conversation.png"), full_page=True)
+    screenshot(page, "chat-conversation")
     assert outside == [], "the page loads nothing from outside the server"
 
     # SIGTERM with the page still connected: the server stops instead of waiting on the browser.
     code = server.stop(timeout_s=15.0)
     assert code in (0, -signal.SIGTERM)
-    page.close()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,7 +9,7 @@ import anyio
 import httpx
 import pytest
 
-from tests.live_server import LiveServer, live_server
+from tests.live_server import BROWSER_TIMEOUT_MS, LiveServer, ask_in_chat, live_server
 
 KEY = "test-key-7f3a"
 AUTH = {"authorization": f"Bearer {KEY}"}
@@ -18,7 +17,6 @@ SEED = "000_ff359896b2990186.txt"
 QUESTION = "What did Wang Yi tell Blinken?"
 UNANSWERABLE = "What is the boiling point of mercury?"
 REFUSAL = "I could not find this in the documents."
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -230,30 +228,18 @@ def test_mcp_over_http_needs_the_key(server: LiveServer) -> None:
 # --- the web chat's login, in a real browser ---------------------------------------------------------------
 
 
-@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium is not installed (make chromium)")
-def test_browser_logs_in_once_and_chats(server: LiveServer) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        try:
-            page = browser.new_page()
-            page.goto(server.url + "/")
-            assert "/login" in page.url
-            page.fill("#qa-key", "not-the-key")
-            page.click("button[type=submit]")
-            assert page.locator("[role=alert]").inner_text() == "That is not the key. Try again."
-            page.fill("#qa-key", KEY)
-            page.click("button[type=submit]")
-            page.wait_for_url(server.url + "/")
-            page.locator("#qa-input textarea").fill(QUESTION)
-            page.keyboard.press("Enter")
-            answer = page.locator("#qa-chat .qa-msg:not(.qa-pending)").first
-            answer.wait_for(timeout=60_000)
-            assert "Wang Yi" in answer.inner_text()
-            cookie = next(c for c in page.context.cookies() if c["name"] == "qa_session")
-            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and KEY not in cookie["value"]
-            page.reload()  # the session is kept: no second login
-            page.locator("#qa-input textarea").wait_for(timeout=60_000)
-            assert "/login" not in page.url
-        finally:
-            browser.close()
+def test_browser_logs_in_once_and_chats(server: LiveServer, page: Any) -> None:
+    page.goto(server.url + "/")
+    assert "/login" in page.url
+    page.fill("#qa-key", "not-the-key")
+    page.click("button[type=submit]")
+    assert page.locator("[role=alert]").inner_text() == "That is not the key. Try again."
+    page.fill("#qa-key", KEY)
+    page.click("button[type=submit]")
+    page.wait_for_url(server.url + "/")
+    assert "Wang Yi" in ask_in_chat(page, QUESTION, 0).inner_text()
+    cookie = next(c for c in page.context.cookies() if c["name"] == "qa_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and KEY not in cookie["value"]
+    page.reload()  # the session is kept: no second login
+    page.locator("#qa-input textarea").wait_for(timeout=BROWSER_TIMEOUT_MS)
+    assert "/login" not in page.url

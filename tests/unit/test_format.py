@@ -120,6 +120,16 @@ def test_refusal_offers_closest_passages_not_sources() -> None:
     assert "Closest passages" in panel and "not sources" in panel
 
 
+def test_a_reply_that_looked_nothing_up_shows_no_search_and_no_empty_sources() -> None:
+    small_talk = Answer("Glad to help.", False, "thanks!")
+    html = message_html(small_talk)
+    assert "Glad to help." in html and "searched for" not in html and "sources</div>" not in html
+    assert answer_text(html) == "Glad to help."
+    assert "No sources" in panel_html(small_talk)
+    uncited = message_html(_answer((), passages=(_hit("retrieved"),)))
+    assert "searched for: standalone &lt;q&gt;?" in uncited and "sources</div>" not in uncited
+
+
 def test_panel_before_first_answer_is_a_hint() -> None:
     assert panel_html(None) == EMPTY_PANEL
 

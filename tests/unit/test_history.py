@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from qa.types import REFUSAL, Answer, Citation, Hit, Passage
 from ui.format import error_html, message_html, pending_html
-from ui.history import CitedSource, history_turns, message_citations, searched_for
+from ui.history import CitedSource, conversation_saved, history_turns, message_citations, searched_for
 
 TEXT = "First sentence. Second <b>sentence</b> &amp; here.\nThird one."
 
@@ -77,3 +79,31 @@ def test_history_turns_from_gradio_messages() -> None:
     ]
     assert history_turns(messages, 2) == history_turns(messages, 40)[-2:]
     assert history_turns(messages, 0) == []
+
+
+def _turn(question: str, reply: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": reply}]
+
+
+ONE = _turn("Who?", message_html(_answer(_citation(1, "First sentence."))))
+TWO = ONE + _turn("And then?", message_html(_refusal()))
+OTHER = _turn("Where?", error_html("no"))
+
+
+@pytest.mark.parametrize(
+    "index, conversation, saved, expected",
+    [
+        pytest.param(None, ONE, [OTHER], (0, [ONE, OTHER]), id="a-new-conversation-goes-first"),
+        pytest.param(None, ONE, None, (0, [ONE]), id="the-first-conversation-ever"),
+        pytest.param(1, TWO, [OTHER, ONE], (1, [OTHER, TWO]), id="a-reopened-conversation-keeps-its-place"),
+        pytest.param(0, OTHER, [OTHER, ONE], None, id="nothing-new-nothing-sent"),
+        pytest.param(5, ONE, [OTHER], (0, [ONE, OTHER]), id="an-index-that-is-gone-saves-it-as-new"),
+        pytest.param(None, ONE[:1] + [{"role": "assistant", "content": pending_html("Fir")}], [], None, id="not-while-streaming"),
+        pytest.param(0, ONE[:1], [ONE], None, id="not-before-the-answer"),
+        pytest.param(None, [], [OTHER], None, id="not-an-empty-chat"),
+    ],
+)
+def test_conversation_saved(index: int | None, conversation: list[Any], saved: list[Any] | None, expected: Any) -> None:
+    before = [list(c) for c in saved or []]
+    assert conversation_saved(index, conversation, saved) == expected
+    assert (saved or []) == before, "the saved list handed in is not changed in place"

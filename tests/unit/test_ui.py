@@ -12,7 +12,7 @@ from ui.format import EMPTY_PANEL, answer_text
 
 gr = pytest.importorskip("gradio")
 
-from ui.app import build_blocks, make_respond  # noqa: E402
+from ui.app import build_blocks, make_respond, with_saving  # noqa: E402
 
 
 @pytest.fixture
@@ -73,6 +73,7 @@ def test_blocks_save_conversations_and_offer_thumbs_when_feedback_is_logged(runt
     config = build_blocks(runtime.chain, feedback=FeedbackLog(tmp_path / "feedback.jsonl")).get_config_file()
     chatbot = next(c for c in config["components"] if c["type"] == "chatbot")
     assert chatbot["props"]["feedback_options"] == ["Like", "Dislike"]
+    assert any(c["props"].get("elem_id") == "qa-history" for c in config["components"]), "the CSS widens the saved list by this id"
     (saved,) = [c for c in config["components"] if c["type"] == "browserstate"]
     assert saved["props"]["storage_key"] == "qa-conversations", "conversations are kept in the browser under a fixed key"
     again = build_blocks(runtime.chain).get_config_file()
@@ -131,3 +132,31 @@ def test_blocks_with_documents_offer_a_search_selector_fed_to_the_chat(runtime: 
     assert search["id"] in [block._id for block in chat.inputs]
     chatbot = next(c for c in config["components"] if c["type"] == "chatbot")
     assert chatbot["props"]["examples"], "the examples stay in the chat"
+    (choice,) = [c for c in config["components"] if c["props"].get("elem_id") == "qa-docs-choice"]
+    assert choice["props"].get("value") is None, "no document is chosen for deletion until the user picks one"
+    assert choice["props"]["label"] == "Document to delete"
+
+
+def test_the_finished_answer_comes_with_the_saved_conversation(runtime: Runtime) -> None:
+    respond = with_saving(make_respond(runtime.chain), gr.Chatbot(), extra_inputs=0)
+    other = [{"role": "user", "metadata": None, "content": [{"text": "Where?", "type": "text"}], "options": None}]
+    outputs = list(respond("Who is the U.S. Secretary of State?", [], None, [other]))
+    *streaming, (message, panel, index, saved) = outputs
+    assert streaming and all(isinstance(o[2], type(gr.skip())) and isinstance(o[3], type(gr.skip())) for o in streaming)
+    assert "Blinken" in message and index == 0 and saved[1] == other
+    assert [(m["role"], m["content"]) for m in saved[0]] == [
+        ("user", [{"text": "Who is the U.S. Secretary of State?", "type": "text"}]),
+        ("assistant", [{"text": message, "type": "text"}]),
+    ], "Gradio's own shape, which its list of saved conversations reads"
+    (_, _, index, again) = list(respond("And who is Wang Yi?", saved[0], 0, saved))[-1]
+    assert index == 0 and len(again) == 2 and len(again[0]) == 4, "a continued conversation is saved in its place"
+    assert [len(o) for o in respond("Who is the U.S. Secretary of State?", [])] == [2] * len(outputs), "the chat API saves nothing"
+
+
+def test_the_chat_api_takes_no_saved_conversations(runtime: Runtime) -> None:
+    blocks = build_blocks(runtime.chain)
+    chat = next(fn for fn in blocks.fns.values() if fn.api_name == "chat")
+    assert [type(c).__name__ for c in chat.inputs] == ["Textbox", "State"], "the question and the chat history"
+    assert [type(c).__name__ for c in chat.outputs] == ["JSON", "State", "HTML"], "the answer, the history, the sources panel"
+    submit = [fn for fn in blocks.fns.values() if any(type(c).__name__ == "BrowserState" for c in fn.outputs) and fn.queue]
+    assert submit, "the queued chat function itself saves the conversation"
