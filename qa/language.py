@@ -114,9 +114,10 @@ _NUMBER_Q = re.compile(
 )
 _TIME_Q = re.compile(r"^\s*(when|(in|on|at|by)?\s*(what|which)\s+(year|date|day|month|century|decade|time))\b", re.IGNORECASE)
 _NAME_Q = re.compile(r"^\s*(who|whom)\b", re.IGNORECASE)
+_PLACE_Q = re.compile(r"^\s*(where|(in|from|to)\s+(what|which)\s+(city|country|state|town|place|region))\b", re.IGNORECASE)
 # "What is his job title?", "What position did she hold?": the answer is a title, not the word "title".
 _TITLE_Q = re.compile(
-    r"^\s*(what|which)\b.*\b(job|title|position|occupation|profession)s?\b(?!\s+(of|in)\b)",
+    r"^\s*(what|which)\b(?!.*\bplay)(?:.*\b)(job|title|position|occupation|profession)s?\b(?!\s+(of|in)\b)",
     re.IGNORECASE,
 )
 TITLE_QUESTION_WORDS = frozenset({"job", "title", "position", "occupation", "profession"})
@@ -138,7 +139,7 @@ _OPENS_QUESTION = re.compile(r"^\s*(" + "|".join(_OPENERS) + r")\b", re.IGNORECA
 
 
 def question_type(question: str) -> str | None:
-    """Return "number", "time", "name" or "title" when the question asks for that kind of thing, else None."""
+    """Return "number", "time", "name", "place" or "title" when the question asks for that kind of thing, else None."""
     if _TITLE_Q.match(question):
         return "title"
     if _NUMBER_Q.match(question):
@@ -147,6 +148,8 @@ def question_type(question: str) -> str | None:
         return "time"
     if _NAME_Q.match(question):
         return "name"
+    if _PLACE_Q.match(question):
+        return "place"
     return None
 
 
@@ -199,6 +202,7 @@ NOT_NAME_WORDS = frozenset({
     "we", "i", "you", "his", "her", "its", "their", "there", "here", "according", "also", "after", "before", "yes",
     "no", "then", "so", "however", "both", "each", "all", "some", "many", "most", "one", "any", "other", "others",
     "tell", "describe", "explain", "list", "name", "give", "show", "please", "ok", "okay", "thanks", "thank",
+    "true", "false", "none", "nothing", "unknown", "not", "has", "have", "had", "may", "might", "must", "shall",
     *MONTHS, *WEEKDAYS,
 })
 # Upper case includes the accented Latin capitals ("Ève Curie", "Émile Zola").
@@ -207,11 +211,16 @@ _CAP_RUN = re.compile(rf"(?<![\w-])[{_UPPER}][\w’'.-]*(?:\s+(?:(?:of|de|the|an
 _POSSESSIVE_END = re.compile(r"(?:[’']s?|s[’'])$")
 
 
+def _bare(word: str) -> str:
+    """Return a word lower-cased without quotes and a possessive or contracted ending ("What's" -> "what")."""
+    return re.sub(r"[’'](s|re|ll|ve|d)$", "", word.lower().strip(".’'")).strip(".’'")
+
+
 def _trim_name(span: str) -> str:
     words = span.split()
-    while words and words[0].lower().strip(".’'") in NOT_NAME_WORDS:
+    while words and _bare(words[0]) in NOT_NAME_WORDS:
         words.pop(0)
-    while words and words[-1].lower().strip(".’'") in NOT_NAME_WORDS | {"of", "de", "and", "the", "van", "von", "da", "del", "la", "le"}:
+    while words and _bare(words[-1]) in NOT_NAME_WORDS | {"of", "de", "and", "the", "van", "von", "da", "del", "la", "le"}:
         words.pop()
     if words:
         words[-1] = _POSSESSIVE_END.sub("", words[-1]) if len(words[-1]) > 3 else words[-1]
@@ -234,7 +243,8 @@ _NAME_WORD = re.compile(r"^(?:[A-Z][\w’'.-]*|of|de|the|and|van|von|da|del|la|l
 
 def title_entity(title: str) -> str:
     """Return the entity a title is about ("Frank Zappa: Disbandment" -> "Frank Zappa"), or "" when it names none."""
-    head = _TITLE_SPLIT.split(title.strip().lstrip("#").strip(), maxsplit=1)[0].strip(" \\'\"")
+    # A nickname in quotes is part of the name: 'Billy "Crash" Craddock'.
+    head = _TITLE_SPLIT.split(re.sub(r"[\"“”]", "", title.strip().lstrip("#").strip()), maxsplit=1)[0].strip(" \\'\"")
     words = head.split()
     if not words or len(words) > 5 or not words[0][:1].isupper():
         return ""

@@ -54,6 +54,7 @@ _HER_OBJECT = re.compile(
 )
 # "this article", "that film": the question points at something of its own, not at the topic.
 _ABOUT_ITSELF = re.compile(r"\b(article|document|passage|text|story)\b|\b(this|that|these|those)\s+\w+", re.IGNORECASE)
+_ASKS_WHOSE_NAME = re.compile(r"\bwhat(?:['’]s|\s+is|\s+was)\s+(?:his|her)\s+(?:full\s+|first\s+|real\s+)?name\b", re.IGNORECASE)
 _WHO_Q = re.compile(r"^\s*(who|whom|whose)\b", re.IGNORECASE)
 _THING_Q = re.compile(r"^\s*(what|which)\b", re.IGNORECASE)
 _DEFINES = re.compile(r"^\s*what\s+(?:is|was)\s+(?:the\s+)?([^?]+?)\s*\??\s*$", re.IGNORECASE)
@@ -151,6 +152,11 @@ def _plural(name: str) -> bool:
 
 
 def _person(c: Context) -> str | None:
+    if _ASKS_WHOSE_NAME.search(c.prev_question) and c.prev_answer:
+        # "What's her name?" "Heather Neroy": the answer is who "she" is.
+        named = [n for _, n in names(c.prev_answer)]
+        if named:
+            return named[0]
     # "Who was his father?" keeps "he" on the thread's person; "Who is the ambassador?" introduces a new one.
     if _WHO_Q.match(c.prev_question) and c.prev_answer and not c.prev_said_person:
         # "The Cardinals", "the United Nations": a name said with "the" is a group or a place, not a "he" or "she".
@@ -192,11 +198,14 @@ def _possessive(name: str) -> str:
 
 
 def _replace(question: str, match: re.Match[str], referent: str) -> str:
-    word = match.group(0).lower()
     rest = question[match.end() :]
+    return question[: match.start()] + (_possessive(referent) if _is_possessive(question, match) else referent) + rest
+
+
+def _is_possessive(question: str, match: re.Match[str]) -> bool:
+    word = match.group(0).lower()
     # "her" is possessive when a noun follows it ("her job"), an object otherwise ("talk to her").
-    possessive = word in POSSESSIVE_PRONOUNS or (word == "her" and not _HER_OBJECT.match(rest))
-    return question[: match.start()] + (_possessive(referent) if possessive else referent) + rest
+    return word in POSSESSIVE_PRONOUNS or (word == "her" and not _HER_OBJECT.match(question[match.end() :]))
 
 
 def _fold(text: str) -> str:
@@ -214,6 +223,9 @@ def resolve(question: str, c: Context) -> tuple[Rewrite, str]:
     if match and _MALE.search(question) and _FEMALE.search(question):
         # "Where did she meet him?": two people, and no rule here knows which name is which.
         return _with_topic(question, c) or Rewrite(question, unsure=True, refers=True), ""
+    if match and _is_possessive(question, match) and names(question[: match.start()]):
+        # "Where are Lady Desmond and her daughter staying?": the question names whom "her" means.
+        return Rewrite(question), ""
     if match and not (match.group(0).lower() == "it" and _DUMMY_IT.search(question)):
         word = match.group(0).lower()
         referent = _person(c) if word in PERSON_PRONOUNS else _thing(word, c)
@@ -224,12 +236,13 @@ def resolve(question: str, c: Context) -> tuple[Rewrite, str]:
         # An unresolved "it" is still about the thread's topic; an unresolved "she" may be anyone the answer named.
         beside = _with_topic(question, c) if word not in PERSON_PRONOUNS else None
         return beside or Rewrite(question, unsure=True, refers=True), ""
-    unsure = bool(
-        _DEMONSTRATIVE.search(question) or _ELLIPTIC_START.match(question) or _LEANS_ON_THREAD.search(question)
-        or len(content_words(question)) < SHORT_QUESTION
-    )
+    unsure = bool(_DEMONSTRATIVE.search(question) or _ELLIPTIC_START.match(question) or len(content_words(question)) < SHORT_QUESTION)
     if unsure and not _ABOUT_ITSELF.search(question):
         return _with_topic(question, c) or Rewrite(question, unsure=True, refers=True), ""
+    if _LEANS_ON_THREAD.search(question) and not _ABOUT_ITSELF.search(question):
+        # "When did the band form?" names nothing of its own: the band is the topic's. A question that names
+        # something ("another city of the USSR") stands alone.
+        return _with_topic(question, c) or Rewrite(question), ""
     return Rewrite(question, unsure=unsure, refers=unsure), ""
 
 

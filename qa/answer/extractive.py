@@ -60,7 +60,7 @@ def answer_type_found(question: str, sentence: str) -> bool:
         return HAS_NUMBER.search(sentence) is not None
     if kind == "time":
         return HAS_TIME.search(sentence) is not None
-    if kind == "name":
+    if kind in ("name", "place"):
         asked = set(terms(question))
         return any(set(terms(m.group(0))) - asked for m in _CAPITALISED.finditer(sentence))
     if kind == "title":

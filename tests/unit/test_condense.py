@@ -134,6 +134,18 @@ TRICKY = [
         conv(("Who did Yoko Ono marry?", "John Lennon.")), "Where did she meet him?", "Yoko Ono: Early life",
         "Where did she meet him (Yoko Ono)?", id="she-and-him-are-not-guessed",
     ),
+    pytest.param(
+        conv(("Who is her husband?", "Lord Desmond.")), "Where are Lady Desmond and her daughter staying?", "",
+        "Where are Lady Desmond and her daughter staying?", id="her-after-a-name-in-the-question-is-that-name",
+    ),
+    pytest.param(
+        conv(("What's her name?", "Heather Neroy")), "Where's she from?", "",
+        "Where's Heather Neroy from?", id="contraction-is-not-a-name",
+    ),
+    pytest.param(
+        conv(("Who led the famine?", "True")), "What did he cause in 1933?", "",
+        "What did he cause in 1933?", id="true-is-not-a-name",
+    ),
     pytest.param(conv(("Who is Blinken?", "The Secretary of State. [1]")), "hi there", "", "hi there", id="small-talk-greeting"),
     pytest.param(conv(("Who is Blinken?", "The Secretary of State. [1]")), "thanks, that helps a lot", "", "thanks, that helps a lot", id="small-talk-thanks-long"),
     pytest.param(
