@@ -246,7 +246,7 @@ def title_entity(title: str) -> str:
     # A nickname in quotes is part of the name: 'Billy "Crash" Craddock'.
     head = _TITLE_SPLIT.split(re.sub(r"[\"“”]", "", title.strip().lstrip("#").strip()), maxsplit=1)[0].strip(" \\'\"")
     words = head.split()
-    if not words or len(words) > 5 or not words[0][:1].isupper():
+    if not words or len(words) > 6 or not words[0][:1].isupper():
         return ""
     # A heading in capitals ("UKRAINIAN VIEWS ...") or with ordinary lower-case words names a section, not an entity.
     if len(words) > 2 and head.isupper():

@@ -154,9 +154,9 @@ def _plural(name: str) -> bool:
 def _person(c: Context) -> str | None:
     if _ASKS_WHOSE_NAME.search(c.prev_question) and c.prev_answer:
         # "What's her name?" "Heather Neroy": the answer is who "she" is.
-        named = [n for _, n in names(c.prev_answer)]
-        if named:
-            return named[0]
+        answered = names(c.prev_answer)
+        if answered:
+            return answered[0][1]
     # "Who was his father?" keeps "he" on the thread's person; "Who is the ambassador?" introduces a new one.
     if _WHO_Q.match(c.prev_question) and c.prev_answer and not c.prev_said_person:
         # "The Cardinals", "the United Nations": a name said with "the" is a group or a place, not a "he" or "she".

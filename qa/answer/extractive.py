@@ -60,7 +60,11 @@ def answer_type_found(question: str, sentence: str) -> bool:
         return HAS_NUMBER.search(sentence) is not None
     if kind == "time":
         return HAS_TIME.search(sentence) is not None
-    if kind in ("name", "place"):
+    if kind == "place":
+        # A place is a name the question did not give (months and weekdays are no places).
+        asked = set(terms(question))
+        return any(set(terms(n)) - asked for _, n in names(sentence))
+    if kind == "name":
         asked = set(terms(question))
         return any(set(terms(m.group(0))) - asked for m in _CAPITALISED.finditer(sentence))
     if kind == "title":

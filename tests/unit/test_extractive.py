@@ -54,6 +54,8 @@ def test_no_hits_refuses() -> None:
         pytest.param("Who signed it?", "It was signed by Robert Schuman.", True, id="who-name"),
         pytest.param("Who signed it?", "it was signed by the ministers.", False, id="who-no-name"),
         pytest.param("What was signed?", "Nothing at all.", True, id="what-any"),
+        pytest.param("Where did Tom Petty die?", "Petty died in Santa Monica, California.", True, id="where-place"),
+        pytest.param("Where did Tom Petty die?", "Petty was found at his home on October 2.", False, id="where-a-month-is-no-place"),
         pytest.param("What is Blinken’s job title?", "He told Secretary of State Antony Blinken.", True, id="title-before-the-name"),
         pytest.param("What is Zhang Jun's position?", "Chinese Ambassador to the United Nations Zhang Jun said.", True, id="title-with-to"),
         pytest.param("What is Blinken’s job title?", "Blinken and NATO Secretary-General Jens Stoltenberg met.", False, id="title-of-another"),
