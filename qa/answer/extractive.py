@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa.answer.base import Flow
-from qa.language import HAS_NUMBER, HAS_TIME, TITLE_QUESTION_WORDS, gives_title, names, question_type, speech_terms, terms
+from qa.language import HAS_NUMBER, HAS_TIME, NOT_NAME_WORDS, TITLE_QUESTION_WORDS, gives_title, names, question_type, speech_terms, terms
 from qa.types import Citation, Hit
 
 SENTENCE_FEATURES = (
@@ -63,7 +63,9 @@ def answer_type_found(question: str, sentence: str) -> bool:
     if kind == "place":
         # A place is a name the question did not give (months and weekdays are no places).
         asked = set(terms(question))
-        return any(set(terms(n)) - asked for _, n in names(sentence))
+        return any(
+            set(terms(m.group(0))) - asked for m in _CAPITALISED.finditer(sentence) if m.group(0).lower() not in NOT_NAME_WORDS
+        )
     if kind == "name":
         asked = set(terms(question))
         return any(set(terms(m.group(0))) - asked for m in _CAPITALISED.finditer(sentence))
