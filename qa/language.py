@@ -24,6 +24,17 @@ QUESTION_WORDS = (
     "will", "shall", "may", "might", "must", "according", "article", "document", "documents", "text",
     "passage", "passages", "say", "says", "said", "tell", "told", "mention", "mentioned", "also",
 )
+# Reported speech in any of its verbs: "Who did Wang Yi talk to?" is answered by "Wang Yi told Blinken".
+SPEECH_VERBS = frozenset({
+    "say", "says", "said", "saying", "tell", "tells", "told", "telling", "talk", "talks", "talked", "talking",
+    "speak", "speaks", "spoke", "spoken", "speaking", "stated", "remarked", "replied", "added", "announced",
+})
+_SPEECH = re.compile(r"\b(" + "|".join(sorted(SPEECH_VERBS)) + r")\b", re.IGNORECASE)
+
+
+def speech_terms(text: str) -> set[str]:
+    """Return the terms of every speech verb when the text reports speech (so "talk" matches "told"), else nothing."""
+    return set(tokenize([" ".join(sorted(SPEECH_VERBS))])[0]) if _SPEECH.search(text) else set()
 _NUMBER = re.compile(r"\d")
 _STEM_CHARS = 6
 
@@ -103,6 +114,22 @@ _NUMBER_Q = re.compile(
 )
 _TIME_Q = re.compile(r"^\s*(when|(in|on|at|by)?\s*(what|which)\s+(year|date|day|month|century|decade|time))\b", re.IGNORECASE)
 _NAME_Q = re.compile(r"^\s*(who|whom)\b", re.IGNORECASE)
+_PLACE_Q = re.compile(r"^\s*(where|(in|from|to)\s+(what|which)\s+(city|country|state|town|place|region))\b", re.IGNORECASE)
+# "What is his job title?", "What position did she hold?": the answer is a title, not the word "title".
+_TITLE_Q = re.compile(
+    r"^\s*(what|which)\b(?!.*\bplay)(?:.*\b)(job|title|position|occupation|profession)s?\b(?!\s+(of|in)\b)",
+    re.IGNORECASE,
+)
+TITLE_QUESTION_WORDS = frozenset({"job", "title", "position", "occupation", "profession"})
+# The words a person's title is made of ("Secretary of State", "Chinese Ambassador to the United Nations").
+TITLE_WORDS = frozenset({
+    "president", "vice", "minister", "secretary", "ambassador", "senator", "governor", "mayor", "king", "queen",
+    "prince", "princess", "emperor", "chancellor", "premier", "chairman", "chairwoman", "chair", "director", "general",
+    "spokesman", "spokeswoman", "spokesperson", "judge", "justice", "attorney", "commissioner", "envoy", "representative",
+    "congressman", "congresswoman", "speaker", "leader", "chief", "officer", "ceo", "founder", "professor", "dr",
+    "doctor", "bishop", "pope", "cardinal", "archbishop", "captain", "colonel", "lieutenant", "admiral", "sergeant",
+    "coach", "manager", "editor", "deputy", "head", "counselor", "adviser", "advisor", "diplomat", "lord", "sir", "duke",
+})
 _OPENERS = (
     "who", "whom", "whose", "what", "which", "when", "where", "why", "how", "is", "are", "was", "were", "do", "does",
     "did", "can", "could", "should", "would", "will", "has", "have", "had", "tell", "describe", "explain", "list",
@@ -112,13 +139,17 @@ _OPENS_QUESTION = re.compile(r"^\s*(" + "|".join(_OPENERS) + r")\b", re.IGNORECA
 
 
 def question_type(question: str) -> str | None:
-    """Return "number", "time" or "name" when the question asks for that kind of thing, else None."""
+    """Return "number", "time", "name", "place" or "title" when the question asks for that kind of thing, else None."""
+    if _TITLE_Q.match(question):
+        return "title"
     if _NUMBER_Q.match(question):
         return "number"
     if _TIME_Q.match(question):
         return "time"
     if _NAME_Q.match(question):
         return "name"
+    if _PLACE_Q.match(question):
+        return "place"
     return None
 
 
@@ -171,17 +202,25 @@ NOT_NAME_WORDS = frozenset({
     "we", "i", "you", "his", "her", "its", "their", "there", "here", "according", "also", "after", "before", "yes",
     "no", "then", "so", "however", "both", "each", "all", "some", "many", "most", "one", "any", "other", "others",
     "tell", "describe", "explain", "list", "name", "give", "show", "please", "ok", "okay", "thanks", "thank",
+    "true", "false", "none", "nothing", "unknown", "not", "has", "have", "had", "may", "might", "must", "shall",
     *MONTHS, *WEEKDAYS,
 })
-_CAP_RUN = re.compile(r"(?<![\w-])[A-Z][\w’'.-]*(?:\s+(?:(?:of|de|the|and|van|von|da|del|la|le)\s+)?[A-Z][\w’'.-]*)*")
+# Upper case includes the accented Latin capitals ("Ève Curie", "Émile Zola").
+_UPPER = "A-ZÀ-ÖØ-Þ"
+_CAP_RUN = re.compile(rf"(?<![\w-])[{_UPPER}][\w’'.-]*(?:\s+(?:(?:of|de|the|and|van|von|da|del|la|le)\s+)?[{_UPPER}][\w’'.-]*)*")
 _POSSESSIVE_END = re.compile(r"(?:[’']s?|s[’'])$")
+
+
+def _bare(word: str) -> str:
+    """Return a word lower-cased without quotes and a possessive or contracted ending ("What's" -> "what")."""
+    return re.sub(r"[’'](s|re|ll|ve|d)$", "", word.lower().strip(".’'")).strip(".’'")
 
 
 def _trim_name(span: str) -> str:
     words = span.split()
-    while words and words[0].lower().strip(".’'") in NOT_NAME_WORDS:
+    while words and _bare(words[0]) in NOT_NAME_WORDS:
         words.pop(0)
-    while words and words[-1].lower().strip(".’'") in NOT_NAME_WORDS | {"of", "de", "and", "the", "van", "von", "da", "del", "la", "le"}:
+    while words and _bare(words[-1]) in NOT_NAME_WORDS | {"of", "de", "and", "the", "van", "von", "da", "del", "la", "le"}:
         words.pop()
     if words:
         words[-1] = _POSSESSIVE_END.sub("", words[-1]) if len(words[-1]) > 3 else words[-1]
@@ -204,9 +243,10 @@ _NAME_WORD = re.compile(r"^(?:[A-Z][\w’'.-]*|of|de|the|and|van|von|da|del|la|l
 
 def title_entity(title: str) -> str:
     """Return the entity a title is about ("Frank Zappa: Disbandment" -> "Frank Zappa"), or "" when it names none."""
-    head = _TITLE_SPLIT.split(title.strip().lstrip("#").strip(), maxsplit=1)[0].strip(" \\'\"")
+    # A nickname in quotes is part of the name: 'Billy "Crash" Craddock'.
+    head = _TITLE_SPLIT.split(re.sub(r"[\"“”]", "", title.strip().lstrip("#").strip()), maxsplit=1)[0].strip(" \\'\"")
     words = head.split()
-    if not words or len(words) > 5 or not words[0][:1].isupper():
+    if not words or len(words) > 6 or not words[0][:1].isupper():
         return ""
     # A heading in capitals ("UKRAINIAN VIEWS ...") or with ordinary lower-case words names a section, not an entity.
     if len(words) > 2 and head.isupper():
@@ -214,6 +254,27 @@ def title_entity(title: str) -> str:
     if not all(_NAME_WORD.match(w) for w in words):
         return ""
     return head
+
+
+_TITLE_JOINERS = frozenset({"of", "to", "the", "for", "and", "de"})
+
+
+def gives_title(sentence: str, name: str) -> bool:
+    """Return True when the sentence puts a title right before the name ("Secretary of State Antony Blinken")."""
+    last = name.split()[-1] if name.split() else ""
+    if len(last) < 2:
+        return False
+    for m in re.finditer(rf"(?<!\w){re.escape(last)}(?!\w)", sentence):
+        before = [w.strip(",;:“”\"()") for w in sentence[: m.start()].split()]
+        # The capitalised words (and the "of", "to" inside them) just before the name are its title and first names.
+        run: list[str] = []
+        for w in reversed(before):
+            if not w or not (w[0].isupper() or w.lower() in _TITLE_JOINERS):
+                break
+            run.append(w)
+        if any(part.lower().strip(".") in TITLE_WORDS for w in run for part in w.split("-")):
+            return True
+    return False
 
 
 def content_words(text: str) -> set[str]:

@@ -36,17 +36,28 @@ from qa.language import (
 
 _PRONOUN = re.compile(r"\b(" + "|".join(sorted(PERSON_PRONOUNS | THING_PRONOUNS)) + r")\b", re.IGNORECASE)
 _PERSON = re.compile(r"\b(" + "|".join(sorted(PERSON_PRONOUNS)) + r")\b", re.IGNORECASE)
+_MALE = re.compile(r"\b(he|him|his|himself)\b", re.IGNORECASE)
+_FEMALE = re.compile(r"\b(she|her|hers|herself)\b", re.IGNORECASE)
 _DEMONSTRATIVE = re.compile(r"\b(" + "|".join(sorted(DEMONSTRATIVES)) + r")\b", re.IGNORECASE)
 _CITATION_MARK = re.compile(r"\s*\[\d+\]")
 _WORD = re.compile(r"\w+")
+# "the band", "the album", "anyone else": a definite thing or a contrast that only the thread can say what it is.
+_LEANS_ON_THREAD = re.compile(
+    r"\bthe\s+(band|group|album|song|single|record|film|movie|show|series|episode|book|novel|team|club|company|tour|game|"
+    r"fight|match|war|battle|season|family|project|treatment|play|musical|event|award|contract|deal|case|trial)s?\b"
+    r"|\b(else|other|another)\b",
+    re.IGNORECASE,
+)
 _ELLIPTIC_START = re.compile(r"^\s*(and|what about|how about|and what about|what of|what else|anything else)\b", re.IGNORECASE)
 _HER_OBJECT = re.compile(
     r"\s+(to|about|for|from|with|in|on|at|that|and|or|as|by|when|after|before|if|because)\b|\s*[?.!,]|\s*$", re.IGNORECASE
 )
 # "this article", "that film": the question points at something of its own, not at the topic.
 _ABOUT_ITSELF = re.compile(r"\b(article|document|passage|text|story)\b|\b(this|that|these|those)\s+\w+", re.IGNORECASE)
+_ASKS_WHOSE_NAME = re.compile(r"\bwhat(?:['’]s|\s+is|\s+was)\s+(?:his|her)\s+(?:full\s+|first\s+|real\s+)?name\b", re.IGNORECASE)
 _WHO_Q = re.compile(r"^\s*(who|whom|whose)\b", re.IGNORECASE)
 _THING_Q = re.compile(r"^\s*(what|which)\b", re.IGNORECASE)
+_DEFINES = re.compile(r"^\s*what\s+(?:is|was)\s+(?:the\s+)?([^?]+?)\s*\??\s*$", re.IGNORECASE)
 # "it" that refers to nothing: "how long did it take", "it is said", "is it true".
 _DUMMY_IT = re.compile(
     r"\bit\s+(take|took|takes|seem|seems|seemed|rain|matter|mean|means)\b|\b(it\s+is|is\s+it)\s+(said|true|possible|likely)\b",
@@ -84,9 +95,12 @@ def _answer_names(question: str, answer: str) -> list[str]:
     candidates: dict[str, int] = {}
     # "Mary Jones and Ann Smith" are two people.
     split = [(off + name.find(part), part) for off, name in names(answer) for part in name.split(" and ")]
+    asked_names = [content_words(n) for _, n in names(question)]
     for off, name in split:
         rest = _unasked_part(name, asked)
-        if rest and not (content_words(rest) & asked):
+        words = content_words(rest)
+        # "Wang Yi" after "Who did Wang Yi talk to?" was asked about; "Ève Curie" after "Marie Curie's daughters" was not.
+        if rest and words and not words <= asked and not any(n and n <= words for n in asked_names):
             candidates.setdefault(rest, off + len(name) - len(rest))
     if anchors:
         return sorted(candidates, key=lambda n: min(abs(candidates[n] - a) for a in anchors))
@@ -129,14 +143,24 @@ class Context:
     prev_said_person: bool = False  # the previous question itself said "he", "his", "she" ...
 
 
+def _said_with_the(name: str, text: str) -> bool:
+    return re.search(rf"\bthe\s+{re.escape(name)}\b", text, re.IGNORECASE) is not None
+
+
 def _plural(name: str) -> bool:
     return " and " in name or name.endswith("s")
 
 
 def _person(c: Context) -> str | None:
+    if _ASKS_WHOSE_NAME.search(c.prev_question) and c.prev_answer:
+        # "What's her name?" "Heather Neroy": the answer is who "she" is.
+        answered = names(c.prev_answer)
+        if answered:
+            return answered[0][1]
     # "Who was his father?" keeps "he" on the thread's person; "Who is the ambassador?" introduces a new one.
     if _WHO_Q.match(c.prev_question) and c.prev_answer and not c.prev_said_person:
-        introduced = _answer_names(c.prev_question, c.prev_answer)
+        # "The Cardinals", "the United Nations": a name said with "the" is a group or a place, not a "he" or "she".
+        introduced = [n for n in _answer_names(c.prev_question, c.prev_answer) if not _said_with_the(n, c.prev_answer)]
         if introduced:
             # "Mary Jones and Ann Smith founded it": either could be meant, so do not guess.
             paired = any(f"{introduced[0]} and " in n or f" and {introduced[0]}" in n for _, n in names(c.prev_answer))
@@ -153,8 +177,13 @@ def _person(c: Context) -> str | None:
 def _thing(word: str, c: Context) -> str | None:
     if c.thing_referent:
         return c.thing_referent  # "its" goes on meaning what it meant in the last question
-    short = _short_name_answer(c.prev_answer)
     plural = word in ("they", "them", "their", "theirs", "themselves")
+    defined = _DEFINES.match(c.prev_question)
+    if defined and not plural and not _mentions(defined.group(1), c.topic or "-"):
+        named = names(defined.group(1))
+        if len(named) == 1 and named[0][1] == defined.group(1).strip():
+            return named[0][1]  # "What is Excelsior?" ... "How many poems does it include?"
+    short = _short_name_answer(c.prev_answer)
     if short and (_THING_Q.match(c.prev_question) or _WHO_Q.match(c.prev_question)) and (not plural or _plural(short)):
         return short
     # "it" never means a person the thread calls "he" or "she".
@@ -169,11 +198,14 @@ def _possessive(name: str) -> str:
 
 
 def _replace(question: str, match: re.Match[str], referent: str) -> str:
-    word = match.group(0).lower()
     rest = question[match.end() :]
+    return question[: match.start()] + (_possessive(referent) if _is_possessive(question, match) else referent) + rest
+
+
+def _is_possessive(question: str, match: re.Match[str]) -> bool:
+    word = match.group(0).lower()
     # "her" is possessive when a noun follows it ("her job"), an object otherwise ("talk to her").
-    possessive = word in POSSESSIVE_PRONOUNS or (word == "her" and not _HER_OBJECT.match(rest))
-    return question[: match.start()] + (_possessive(referent) if possessive else referent) + rest
+    return word in POSSESSIVE_PRONOUNS or (word == "her" and not _HER_OBJECT.match(question[match.end() :]))
 
 
 def _fold(text: str) -> str:
@@ -188,6 +220,12 @@ def _mentions(question: str, referent: str) -> bool:
 def resolve(question: str, c: Context) -> tuple[Rewrite, str]:
     """Return the question with its first pronoun resolved in context, and what the pronoun was taken to mean."""
     match = _PRONOUN.search(question)
+    if match and _MALE.search(question) and _FEMALE.search(question):
+        # "Where did she meet him?": two people, and no rule here knows which name is which.
+        return _with_topic(question, c) or Rewrite(question, unsure=True, refers=True), ""
+    if match and _is_possessive(question, match) and names(question[: match.start()]):
+        # "Where are Lady Desmond and her daughter staying?": the question names whom "her" means.
+        return Rewrite(question), ""
     if match and not (match.group(0).lower() == "it" and _DUMMY_IT.search(question)):
         word = match.group(0).lower()
         referent = _person(c) if word in PERSON_PRONOUNS else _thing(word, c)
@@ -195,12 +233,25 @@ def resolve(question: str, c: Context) -> tuple[Rewrite, str]:
             return Rewrite(question, refers=True), referent
         if referent:
             return Rewrite(_replace(question, match, referent), refers=True), referent
-        return Rewrite(question, unsure=True, refers=True), ""
+        # An unresolved "it" is still about the thread's topic; an unresolved "she" may be anyone the answer named.
+        beside = _with_topic(question, c) if word not in PERSON_PRONOUNS else None
+        return beside or Rewrite(question, unsure=True, refers=True), ""
     unsure = bool(_DEMONSTRATIVE.search(question) or _ELLIPTIC_START.match(question) or len(content_words(question)) < SHORT_QUESTION)
-    if unsure and c.topic and not names(question) and not _mentions(question, c.topic) and not _ABOUT_ITSELF.search(question):
-        # A follow-up too short to stand alone is about the thread's topic: say so ("Any sisters? (Salvador Dalí)").
-        return Rewrite(f"{question.rstrip(' ?')} ({c.topic})?", unsure=True, refers=True), ""
+    if unsure and not _ABOUT_ITSELF.search(question):
+        return _with_topic(question, c) or Rewrite(question, unsure=True, refers=True), ""
+    if _LEANS_ON_THREAD.search(question) and not _ABOUT_ITSELF.search(question):
+        # "When did the band form?" names nothing of its own: the band is the topic's. A question that names
+        # something ("another city of the USSR") stands alone.
+        return _with_topic(question, c) or Rewrite(question), ""
     return Rewrite(question, unsure=unsure, refers=unsure), ""
+
+
+def _with_topic(question: str, c: Context) -> Rewrite | None:
+    """Return the question with the thread's topic added, when it names nothing of its own ("Any sisters? (Salvador Dalí)")."""
+    if not c.topic or names(question) or _mentions(question, c.topic):
+        return None
+    # A follow-up the rules cannot settle is about the thread's topic: say so, without claiming what the pronoun means.
+    return Rewrite(f"{question.rstrip(' ?')} ({c.topic})?", unsure=True, refers=True)
 
 
 def rewrite(question: str, history: Sequence[Turn], topic: str = "", topic_is_person: bool | None = None) -> Rewrite:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa.answer.base import Flow
-from qa.language import HAS_NUMBER, HAS_TIME, question_type, terms
+from qa.language import HAS_NUMBER, HAS_TIME, NOT_NAME_WORDS, TITLE_QUESTION_WORDS, gives_title, names, question_type, speech_terms, terms
 from qa.types import Citation, Hit
 
 SENTENCE_FEATURES = (
@@ -45,6 +45,9 @@ REPEAT_PENALTY = 1.5
 NEXT_BONUS = (3.0, 1.5)
 FORWARD_BONUS = 0.5
 SAME_BONUS = 0.8
+# A question asking for a person's title ("What is Blinken's job title?") is answered by the sentence
+# that puts a title before that name, whatever else the passages say about the person.
+TITLE_BONUS = 1.0
 MAX_LEAD = 1.0  # selection-score lead over the runner-up past which a sentence stands out no further
 _NAME = re.compile(r"(?<![.!?“\"]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
 _CAPITALISED = re.compile(r"(?<![.!?“\"]\s)(?<!^)\b[A-Z][a-z]+")
@@ -57,9 +60,18 @@ def answer_type_found(question: str, sentence: str) -> bool:
         return HAS_NUMBER.search(sentence) is not None
     if kind == "time":
         return HAS_TIME.search(sentence) is not None
+    if kind == "place":
+        # A place is a name the question did not give (months and weekdays are no places).
+        asked = set(terms(question))
+        return any(
+            set(terms(m.group(0))) - asked for m in _CAPITALISED.finditer(sentence) if m.group(0).lower() not in NOT_NAME_WORDS
+        )
     if kind == "name":
         asked = set(terms(question))
         return any(set(terms(m.group(0))) - asked for m in _CAPITALISED.finditer(sentence))
+    if kind == "title":
+        people = [n for _, n in names(question)]
+        return not people or any(gives_title(sentence, n) for n in people)
     return True
 
 
@@ -99,10 +111,24 @@ def calibrated_support(score: float, best_similarity: float, calibration: Sequen
 
 
 def _question_weights(question: str, hits: Sequence[Hit]) -> dict[str, float]:
-    for h in hits:
-        if h.term_weights:
-            return dict(h.term_weights)
-    return dict.fromkeys(terms(question), 1.0)
+    weights = next((dict(h.term_weights) for h in hits if h.term_weights), None) or dict.fromkeys(terms(question), 1.0)
+    if question_type(question) == "title":
+        # "job title" says what kind of answer is wanted; the answer sentence names the title, not the word.
+        asked_for = {t for w in TITLE_QUESTION_WORDS for t in terms(w)}
+        weights = {t: w for t, w in weights.items() if t not in asked_for} or weights
+    return weights
+
+
+def _named_terms(question: str, text: str) -> set[str]:
+    """Return the terms of the names a text gives, counting a one-word name as the question's longer name it is part of."""
+    found = [n for _, n in names(text)]
+    named = set(terms(" ".join(_NAME.findall(text))))
+    # "Zhang said" speaks of the "Zhang Jun" the question asks about; "John Adams" is no "John Smith".
+    single = {n for n in found if " " not in n}
+    for _, asked in names(question):
+        if " " in asked and single & set(asked.split()):
+            named |= set(terms(asked))
+    return named
 
 
 def best_similarity(hits: Sequence[Hit]) -> float:
@@ -117,18 +143,19 @@ def sentence_features(question: str, hits: Sequence[Hit]) -> list[tuple[Hit, int
     rows: list[tuple[Hit, int, int, tuple[float, ...]]] = []
     for rank, hit in enumerate(hits):
         p = hit.passage
-        p_cov = weighted_coverage(weights, set(terms(p.heading + " " + p.text)))
         # The people and places a paragraph names are what its other sentences talk about
         # ("... Zhang said. 'We call on all parties ...'"): count them for every sentence.
-        named = set(terms(" ".join(_NAME.findall(p.text))))
+        named = _named_terms(question, p.text)
+        p_cov = weighted_coverage(weights, set(terms(p.heading + " " + p.text)) | named)
         for k, (s, e) in enumerate(p.sentences):
             sentence = p.text[s:e]
             s_terms = set(terms(sentence))
+            said = speech_terms(sentence) & q_terms
             novelty = len(s_terms - q_terms) / len(s_terms) if s_terms else 0.0
             sim = hit.sentence_sims[k] if k < len(hit.sentence_sims) else 0.0
             features = (
                 sim,
-                weighted_coverage(weights, s_terms | named),
+                weighted_coverage(weights, s_terms | named | said),
                 p_cov,
                 1.0 if answer_type_found(question, sentence) else 0.0,
                 1.0 / (1 + rank),
@@ -157,9 +184,10 @@ def flow_bonus(flow: Flow, passage_id: str, index: int) -> float:
 def rank_sentences(question: str, hits: Sequence[Hit], flow: Flow | None = None) -> list[Candidate]:
     """Return every sentence of the hits as a candidate, best first (following the dialog's flow when given)."""
     best = best_similarity(hits)
+    title_asked = question_type(question) == "title" and bool(names(question))
     out = []
     for hit, k, rank, f in sentence_features(question, hits):
-        score = _dot(f, SELECTION_WEIGHTS)
+        score = _dot(f, SELECTION_WEIGHTS) + (TITLE_BONUS if title_asked and f[3] else 0.0)
         if flow is not None:
             score += flow_bonus(flow, hit.passage.passage_id, k)
         out.append(Candidate(hit, k, rank, f, score, calibrated_support(score, best)))

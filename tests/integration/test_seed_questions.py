@@ -24,13 +24,9 @@ def _ask_with_history(rt: Runtime, q: dict[str, Any]) -> Any:
     return rt.chain.ask(q["question"], history)
 
 
-# Known limits of the extractive answerer, measured and reported in the README: these need
-# paraphrase understanding ("talk to" ~ "told ... in a call", "job title" ~ "Secretary of
-# State") that lexical and sentence-similarity support cannot give. strict: a fix is noticed.
-KNOWN_LIMITS = {
-    "d11": "the first turn 'Who did Wang Yi talk to?' shares no content word with its answer sentence",
-    "d12": "the answer sentence quotes Zhang without naming him; its support stays under the refusal threshold",
-}
+# Known limits of the extractive answerer, measured and reported in the README, as strict
+# expected failures (so that a fix is noticed): none today.
+KNOWN_LIMITS: dict[str, str] = {}
 
 
 def _cases(kind_filter: Any) -> list[Any]:

@@ -104,8 +104,50 @@ TRICKY = [
     ),
     pytest.param(
         conv(("Where was he born?", "in Edinburgh")), "what was it about?", "Lea Salonga: Career",
-        "what was it about?", id="it-never-a-person-the-thread-calls-he",
+        "what was it about (Lea Salonga)?", id="it-never-a-person-the-thread-calls-he-only-the-topic-beside",
     ),
+    pytest.param(
+        conv(("Who were Marie Curie's daughters?", "Irène Joliot-Curie and Ève Curie. [1]")), "When was she born?", "Marie Curie: Family",
+        "When was she born?", id="she-with-two-women-in-the-answer-is-not-guessed",
+    ),
+    pytest.param(
+        conv(("Who did Ozzie Smith play for in 1985?", "The Cardinals")), "What was his position?", "Ozzie Smith: 1985-86",
+        "What was Ozzie Smith’s position?", id="he-is-not-a-team-said-with-the",
+    ),
+    pytest.param(
+        conv(("What is Excelsior?", "A volume of poems.")), "How many poems does it include?", "Alexandru Macedonski: Excelsior",
+        "How many poems does Excelsior include?", id="it-is-what-the-last-question-defined",
+    ),
+    pytest.param(
+        conv(("Where are they from?", "Seattle.")), "when did the band form", "Fleet Foxes: Formation",
+        "when did the band form (Fleet Foxes)?", id="the-band-is-the-topic-beside",
+    ),
+    pytest.param(
+        conv(("Who was in the band?", "Andrew Farriss.")), "Who else played with Michael Hutchence?", "INXS: Early years",
+        "Who else played with Michael Hutchence?", id="named-question-keeps-its-own-subject",
+    ),
+    pytest.param(
+        conv(("Where did Yoko Ono grow up?", "In Tokyo.")), "What did her mother do there?", "Yoko Ono: Early life",
+        "What did Yoko Ono’s mother do there?", id="her-before-a-noun-is-possessive",
+    ),
+    pytest.param(
+        conv(("Who did Yoko Ono marry?", "John Lennon.")), "Where did she meet him?", "Yoko Ono: Early life",
+        "Where did she meet him (Yoko Ono)?", id="she-and-him-are-not-guessed",
+    ),
+    pytest.param(
+        conv(("Who is her husband?", "Lord Desmond.")), "Where are Lady Desmond and her daughter staying?", "",
+        "Where are Lady Desmond and her daughter staying?", id="her-after-a-name-in-the-question-is-that-name",
+    ),
+    pytest.param(
+        conv(("What's her name?", "Heather Neroy")), "Where's she from?", "",
+        "Where's Heather Neroy from?", id="contraction-is-not-a-name",
+    ),
+    pytest.param(
+        conv(("Who led the famine?", "True")), "What did he cause in 1933?", "",
+        "What did he cause in 1933?", id="true-is-not-a-name",
+    ),
+    pytest.param(conv(("Who is Blinken?", "The Secretary of State. [1]")), "hi there", "", "hi there", id="small-talk-greeting"),
+    pytest.param(conv(("Who is Blinken?", "The Secretary of State. [1]")), "thanks, that helps a lot", "", "thanks, that helps a lot", id="small-talk-thanks-long"),
     pytest.param(
         conv(("Has anyone famous lived there?", "yes")), "Who?", "",
         "Who?", id="bare-question-word-not-a-topic",

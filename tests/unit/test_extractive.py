@@ -54,6 +54,12 @@ def test_no_hits_refuses() -> None:
         pytest.param("Who signed it?", "It was signed by Robert Schuman.", True, id="who-name"),
         pytest.param("Who signed it?", "it was signed by the ministers.", False, id="who-no-name"),
         pytest.param("What was signed?", "Nothing at all.", True, id="what-any"),
+        pytest.param("Where did Tom Petty die?", "Petty died in Santa Monica, California.", True, id="where-place"),
+        pytest.param("Where did Tom Petty die?", "Petty was found at his home on October 2.", False, id="where-a-month-is-no-place"),
+        pytest.param("What is Blinken’s job title?", "He told Secretary of State Antony Blinken.", True, id="title-before-the-name"),
+        pytest.param("What is Zhang Jun's position?", "Chinese Ambassador to the United Nations Zhang Jun said.", True, id="title-with-to"),
+        pytest.param("What is Blinken’s job title?", "Blinken and NATO Secretary-General Jens Stoltenberg met.", False, id="title-of-another"),
+        pytest.param("What is Blinken’s job title?", "Blinken told reporters on Wednesday.", False, id="no-title"),
     ],
 )
 def test_answer_type(question: str, sentence: str, found: bool) -> None:
@@ -151,3 +157,31 @@ def test_the_last_answers_sentence_is_preferred_while_only_part_of_it_was_said()
     assert flow_bonus(wholly, pid, 1) < 0
     assert flow_bonus(partly, "another passage", 1) == 0.0
     assert flow_bonus(partly, pid, 0) == 0.0
+
+
+def test_a_title_question_is_answered_by_the_sentence_giving_the_title() -> None:
+    hits = [
+        hit("Blinken told reporters on Wednesday that talks were possible. Blinken spoke for an hour.", [0.5, 0.4]),
+        hit("A senior diplomat told Secretary of State Antony Blinken that China objects.", [0.2], paragraph=2),
+    ]
+    _, citations = extract("What is Blinken's job title?", hits, refuse_below=0.1, max_sentences=1, margin=0.0)
+    assert citations and "Secretary of State" in citations[0].quote
+
+
+def test_a_speech_verb_of_the_question_matches_another_in_the_sentence() -> None:
+    hits = [
+        hit("Wang Yi's team hinted at support for Moscow in the hours after.", [0.45]),
+        hit("Wang Yi told Blinken in a late call that security matters.", [0.3], paragraph=2),
+    ]
+    _, citations = extract("Who did Wang Yi talk to?", hits, refuse_below=0.1, max_sentences=1, margin=0.0)
+    assert citations and "Blinken" in citations[0].quote
+
+
+def test_a_surname_alone_counts_as_the_full_name_the_question_gives() -> None:
+    alone = hit("Zhang said on Wednesday that all parties should come to the negotiation table.", [0.4])
+    other = hit("John said on Wednesday that all parties should come to the negotiation table.", [0.4])
+    [zhang] = rank_sentences("What did Zhang Jun ask the parties to do?", [alone])
+    [john] = rank_sentences("What did Zhang Jun ask the parties to do?", [other])
+    assert zhang.features[1] > john.features[1] and zhang.features[2] > john.features[2]
+    [part] = rank_sentences("What did Zhang Jun ask the parties to do?", [hit("Zhang Wei said the parties should talk.", [0.4])])
+    assert part.features[1] < zhang.features[1], "another Zhang (a two-word name) is not Zhang Jun"
