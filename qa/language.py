@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import bm25s
 from bm25s.stopwords import STOPWORDS_EN
 
 # --- stop words and content terms -------------------------------------------------------
@@ -39,10 +38,21 @@ def _stem(token: str) -> str:
     return token if _NUMBER.search(token) else token[:_STEM_CHARS]
 
 
+# bm25s.tokenize's own rule (scikit-learn's token pattern on lower-cased text, stop words removed),
+# inlined: bm25s rebuilds its stop-word set for every text, which cost more than the rest of an answer.
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+@lru_cache(maxsize=1)
+def _stopword_set() -> frozenset[str]:
+    return frozenset(stopwords())
+
+
 def tokenize(texts: list[str], *, stem: bool = True) -> list[list[str]]:
-    """Return the lower-cased content tokens of each text, optionally prefix-stemmed."""
-    out = bm25s.tokenize(texts, stopwords=list(stopwords()), show_progress=False, return_ids=False)
-    return [[_stem(t) for t in toks] for toks in out] if stem else out  # type: ignore[union-attr]
+    """Return the lower-cased content tokens of each text, optionally prefix-stemmed (as bm25s.tokenize splits them)."""
+    stop = _stopword_set()
+    out = [[t for t in _TOKEN.findall(text.lower()) if t not in stop] for text in texts]
+    return [[_stem(t) for t in toks] for toks in out] if stem else out
 
 
 def terms(text: str) -> list[str]:

@@ -230,7 +230,10 @@ class AnswerChain:
         self, question: str, history: Sequence[Any] = (), top_k: int | None = None, *, documents: Sequence[str] | None = None
     ) -> Answer:
         """Return the cited answer to a question (with earlier turns as context; only from ``documents`` when given)."""
-        return self.chain.invoke({"question": question, "history": list(history), "top_k": top_k, "documents": documents})
+        inputs = {"question": question, "history": list(history), "top_k": top_k, "documents": documents}
+        # The steps of ``self.chain``, called directly: the Runnable machinery (config, callbacks, a
+        # signature inspection per step) cost 1.7 ms of CPU per answer, a fifth of a warm seed answer.
+        return self._answer(self._retrieve(self._condense(self._validate(inputs))))
 
     def stream(
         self, question: str, history: Sequence[Any] = (), top_k: int | None = None, *, documents: Sequence[str] | None = None
