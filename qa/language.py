@@ -11,10 +11,14 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from bm25s.stopwords import STOPWORDS_EN
-
 # --- stop words and content terms -------------------------------------------------------
 
+# bm25s' English stop words (bm25s.stopwords.STOPWORDS_EN), copied: importing bm25s pulls in scipy, a second of
+# start-up; tests/unit/test_tokenize_equivalence.py checks the copy against the package.
+STOPWORDS_EN = (
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not", "of",
+    "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "will", "with",
+)
 # Question words and words that refer to the corpus itself carry no content:
 # "Who is the secretary in the article?" asks about "secretary", not "who" or "article".
 QUESTION_WORDS = (

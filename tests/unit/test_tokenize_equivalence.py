@@ -8,7 +8,7 @@ from pathlib import Path
 import bm25s
 import pytest
 
-from qa.language import stopwords, tokenize
+from qa.language import STOPWORDS_EN, stopwords, tokenize
 
 pytestmark = pytest.mark.unit
 
@@ -41,3 +41,9 @@ def test_tokens_equal_bm25s_tokenize_text_by_text_and_in_batches() -> None:
 def test_stemming_cuts_words_but_not_numbers() -> None:
     assert tokenize(["Mobilizing mobilized armies in 2016"]) == [["mobili", "mobili", "armies", "2016"]]
     assert json.dumps(tokenize(["the of and"])) == "[[]]"
+
+
+def test_the_stop_word_copy_equals_bm25s_list() -> None:
+    from bm25s.stopwords import STOPWORDS_EN as PACKAGE
+
+    assert tuple(STOPWORDS_EN) == tuple(PACKAGE)
