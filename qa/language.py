@@ -61,7 +61,14 @@ def tokenize(texts: list[str], *, stem: bool = True) -> list[list[str]]:
 
 def terms(text: str) -> list[str]:
     """Return the stemmed content tokens of one text, with the acronyms of its capitalised names."""
-    return tokenize([text])[0] + acronyms(text)
+    return list(_terms(text))
+
+
+# The answerer asks for the terms of every sentence of every retrieved passage, per question: the same
+# stored sentences again and again. Memoised (a few MB at most), a warm answer skips that work.
+@lru_cache(maxsize=16384)
+def _terms(text: str) -> tuple[str, ...]:
+    return (*tokenize([text])[0], *acronyms(text))
 
 
 def coverage(question_terms: set[str], text_terms: set[str]) -> float:
