@@ -1,8 +1,10 @@
 """Cold start, today's code vs this one, alternating: launch of `qa serve` to the first 200 of POST /api/ask.
 
-Usage: .venv/bin/python bench/coldstart.py --baseline-root DIR [--runs 3]
+Usage: .venv/bin/python bench/coldstart.py --baseline-root DIR [--baseline NAME=DIR ...] [--runs 3]
 
-DIR is a checkout of the code to compare with (e.g. `git worktree add --detach /tmp/base <ref>`).
+DIR is a checkout of the code to compare with (e.g. `git worktree add --detach /tmp/base <ref>`,
+or `mkdir /tmp/base && git archive <ref> | tar -x -C /tmp/base`), named "today"; more
+checkouts may be added by name with --baseline.
 Each code ingests seeds/ into its own temporary store with its own defaults, then each run
 starts its server, asks one question until it gets a 200, and reads the server's wall
 seconds, CPU seconds (which do not grow when other jobs share the cores) and RSS. Runs
@@ -122,11 +124,18 @@ def warm_side_by_side(roots: dict[str, Path], data: dict[str, Path], requests: i
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline-root", required=True, type=Path)
+    parser.add_argument("--baseline-root", required=True, type=Path, help='the code the issue calls "today"')
+    parser.add_argument("--baseline", action="append", default=[], metavar="NAME=DIR", help="another checkout to compare, by name")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--warm", type=int, default=200, help="warm requests per server, alternating between the two (0: skip)")
     args = parser.parse_args()
-    roots = {"today": args.baseline_root.resolve(), "now": ROOT}
+    roots = {"today": args.baseline_root.resolve()}
+    for spec in args.baseline:
+        name, _, folder = spec.partition("=")
+        if not folder:
+            parser.error(f"--baseline takes NAME=DIR, not {spec!r}")
+        roots[name] = Path(folder).resolve()
+    roots["now"] = ROOT
     runs: dict[str, list[dict[str, float]]] = {k: [] for k in roots}
     loads = []
     with tempfile.TemporaryDirectory(prefix="qa-cold-") as tmp:
@@ -150,6 +159,18 @@ def main() -> int:
             continue
         result[name] = {k: statistics.median(r[k] for r in rs) for k in ("wall_s", "cpu_s", "rss_mb")}
         print(f"{name}: median wall {result[name]['wall_s']} s, CPU {result[name]['cpu_s']} s, RSS {result[name]['rss_mb']} MB")
+    print(f"\nDone when (load average {min(loads):.1f} to {max(loads):.1f}; targets are for an idle machine):")
+    if "now" in result:
+        for name in roots:
+            if name != "now" and name in result:
+                print(f"  cold start median wall: {name} {result[name]['wall_s']} s, now {result['now']['wall_s']} s (target <= 4 s: "
+                      f"{'met' if result['now']['wall_s'] <= 4 else 'NOT met'}); "
+                      f"CPU {result[name]['cpu_s']} s vs {result['now']['cpu_s']} s")
+    if "now" in warm:
+        for name, stats in warm.items():
+            if name != "now":
+                print(f"  warm HTTP p50: {name} {stats['p50']} ms, now {warm['now']['p50']} ms (target <= 12 ms: "
+                      f"{'met' if warm['now']['p50'] <= 12 else 'NOT met'})")
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "coldstart.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -49,7 +49,17 @@ def _load_baseline_retriever(ref: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     sys.modules["retrieve_today"] = module  # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
-    return module.HybridRetriever
+    base: Any = module.HybridRetriever
+
+    class Today(base):  # type: ignore[misc,valid-type]
+        """Today's retriever under today's chain, which passes a document filter (None for these questions)."""
+
+        def retrieve(self, question: str, top_k: int | None = None, qvec: Any = None, *, documents: Any = None) -> Any:
+            if documents:
+                raise ValueError("today's retriever has no document filter")
+            return super().retrieve(question, top_k, qvec)
+
+    return Today
 
 
 def _with(settings: Settings, data: Path, **embed: Any) -> Settings:
@@ -86,6 +96,7 @@ def main() -> int:
     parser.add_argument("--baseline-ref", default="4b9bee2", help="commit whose qa/retrieve.py is today's retriever")
     parser.add_argument("--squad-store", type=Path, help="reuse a data folder holding the SQuAD corpus (fp32 vectors), e.g. qa eval's")
     parser.add_argument("--squad-collection", help="its collection name (qa eval's: eval-<digest>)")
+    parser.add_argument("--parts", default="embed,ingest,answers", help="which measurements to run (comma-separated)")
     args = parser.parse_args()
 
     from qa.answer.chain import AnswerChain
@@ -104,6 +115,8 @@ def main() -> int:
         variants = {
             "torch": _with(base, work / "torch", backend="torch", quantize="none"),
             "onnx": _with(base, work / "onnx", backend="onnx", quantize="none"),
+            # The default fp32 export on one thread for questions and batches alike (the setting before bench/threads.py).
+            "onnx-1-thread": _with(base, work / "onnx1", backend="onnx", quantize="none", onnx_threads=1, onnx_batch_threads=1),
             "onnx-int8": _with(base, work / "int8", backend="onnx", quantize="int8"),
         }
         embedders = {}
@@ -111,6 +124,7 @@ def main() -> int:
             s_cache = s.model_copy(update={"paths": s.paths.model_copy(update={"data_dir": cache})})
             embedders[name] = open_embedder(s_cache)
 
+        parts = set(args.parts.split(","))
         # A. Question embedding, interleaved question by question.
         qrows = [json.loads(line) for line in (EVAL / "squad11_dev.questions.jsonl").read_text().splitlines() if line.strip()]
         questions = [r["question"] for r in random.Random(1).sample(qrows, 200)]
@@ -119,7 +133,7 @@ def main() -> int:
         for q in questions[:10]:
             for e in embedders.values():
                 e.embed([q])
-        for q in questions:
+        for q in questions if "embed" in parts else []:
             for name, e in embedders.items():
                 t, c = time.perf_counter(), time.process_time()
                 e.embed([q])
@@ -134,7 +148,7 @@ def main() -> int:
         raw = SentenceTransformerEmbedder("raw", default_model_path(), base.embed.torch_threads, base.embed.batch_size)
         rates: dict[str, list[float]] = defaultdict(list)
         cpu_rates: dict[str, list[float]] = defaultdict(list)
-        for order in (list(variants), list(reversed(variants))):
+        for order in (list(variants), list(reversed(variants))) if "ingest" in parts else ():
             t, c = time.perf_counter(), time.process_time()
             raw.embed(texts)
             rates["raw torch encode"].append(len(texts) / (time.perf_counter() - t))
@@ -163,7 +177,7 @@ def main() -> int:
             _squad_docs(work / "squad-dev", None, "dev")
         corpora = [("seed article", base.paths.seeds, seed_q, args.repeat), ("SQuAD dev paragraphs", work / "squad-dev", squad_q, 1)]
         now_variant = "onnx" if base.embed.quantize == "none" else "onnx-int8"
-        for corpus_name, folder, qs, repeat in corpora:
+        for corpus_name, folder, qs, repeat in corpora if "answers" in parts else []:
             chains = {}
             for name, cls in (("today", TodayRetriever), ("now", HybridRetriever)):
                 variant, emb = variants["torch" if name == "today" else now_variant], embedders["torch" if name == "today" else now_variant]
@@ -191,19 +205,53 @@ def main() -> int:
                         a = chain.ask(q)
                         lat[name].append((time.perf_counter() - t) * 1000)
                         cpu[name].append((time.process_time() - c0) * 1000)
-                        for k, v in a.timings_ms.items():
-                            stages[name][k].append(v)
+                        for stage, ms in a.timings_ms.items():
+                            stages[name][stage].append(ms)
             result[f"warm_answer_ms ({corpus_name})"] = {
                 k: {**_stats(v), "cpu": _stats(cpu[k]), "stages_p50": {s: round(statistics.median(x), 2) for s, x in stages[k].items()}}
                 for k, v in lat.items()
             }
             print(f"warm answer, {corpus_name}:", result[f"warm_answer_ms ({corpus_name})"], flush=True)
     result["load_average_end"] = round(os.getloadavg()[0], 2)
+    result["summary"] = _summary(result, now_variant)
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "speed.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
+    print(f"\nload average {result['load_average_start']} -> {result['load_average_end']} on {result['cpus']} CPUs")
+    for row in result["summary"]:
+        print("  ".join(f"{v}" for v in row.values()))
     return 0
+
+
+def _summary(result: dict[str, Any], now: str) -> list[dict[str, str]]:
+    """Return the issue's "Done when" rows: measure, today, now, ratio, target, whether it is met (wall; CPU beside)."""
+    rows: list[dict[str, str]] = []
+
+    def row(measure: str, today: float, current: float, target: str, met: bool, cpu: tuple[float, float] | None = None) -> None:
+        ratio = today / current if current else float("nan")
+        extra = f" (CPU {cpu[0]:.2f} vs {cpu[1]:.2f})" if cpu else ""
+        rows.append({"measure": measure, "today": f"{today:.2f}", "now": f"{current:.2f}", "ratio": f"{ratio:.2f}x",
+                     "target": target, "met": "met" if met else "NOT met", "cpu": extra.strip()})
+
+    emb, cpu = result["question_embed_ms"], result["question_embed_cpu_ms"]
+    if emb:
+        row("question embedding p50 ms", emb["torch"]["p50"], emb[now]["p50"], "<= 4 ms", emb[now]["p50"] <= 4,
+        (cpu["torch"]["p50"], cpu[now]["p50"]))
+    for key, value in result.items():
+        if key.startswith("warm_answer_ms"):
+            t, n = value["today"], value["now"]
+            limit = 8.0 if "seed" in key else 15.0
+            row(f"warm answer p50 ms, {key[16:-1]}", t["p50"], n["p50"], f"<= {limit:g} ms", n["p50"] <= limit,
+                (t["cpu"]["p50"], n["cpu"]["p50"]))
+    rates, cpu_rates = result["ingest_paragraphs_per_s"], result["ingest_paragraphs_per_cpu_s"]
+    for name in ("onnx", "onnx-1-thread", "onnx-int8") if rates else ():
+        # "today" is the torch path's ingest rate; a ratio above 1 is faster.
+        today, current = rates["torch"], rates[name]
+        rows.append({"measure": f"ingest paragraphs/s, {name}", "today": f"{today:.1f}", "now": f"{current:.1f}",
+                     "ratio": f"{current / today:.2f}x", "target": ">= 2x", "met": "met" if current >= 2 * today else "NOT met",
+                     "cpu": f"(per CPU second {cpu_rates['torch']:.1f} vs {cpu_rates[name]:.1f})"})
+    return rows
 
 
 if __name__ == "__main__":

@@ -44,6 +44,9 @@ class EmbedSettings(_Section):
     )
     quantize: Literal["none", "int8"] = Field("none", description="int8: dynamically quantised ONNX weights (onnx backend only).")
     cache_dir: Path | None = Field(None, description="Where the ONNX export is cached; default: <paths.data_dir>/encoders.")
+    onnx_threads: int = Field(2, ge=1, le=64, description="onnxruntime intra-op threads for one question (onnx backend).")
+    onnx_batch_threads: int = Field(2, ge=1, le=64, description="onnxruntime intra-op threads for batches: ingest (onnx backend).")
+    onnx_spinning: bool = Field(False, description="Let idle onnxruntime threads spin for work (burns CPU other requests need).")
 
 
 class RetrieveSettings(_Section):

@@ -11,11 +11,14 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import bm25s
-from bm25s.stopwords import STOPWORDS_EN
-
 # --- stop words and content terms -------------------------------------------------------
 
+# bm25s' English stop words (bm25s.stopwords.STOPWORDS_EN), copied: importing bm25s pulls in scipy, a second of
+# start-up; tests/unit/test_tokenize_equivalence.py checks the copy against the package.
+STOPWORDS_EN = (
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not", "of",
+    "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "will", "with",
+)
 # Question words and words that refer to the corpus itself carry no content:
 # "Who is the secretary in the article?" asks about "secretary", not "who" or "article".
 QUESTION_WORDS = (
@@ -50,15 +53,33 @@ def _stem(token: str) -> str:
     return token if _NUMBER.search(token) else token[:_STEM_CHARS]
 
 
+# bm25s.tokenize's own rule (scikit-learn's token pattern on lower-cased text, stop words removed),
+# inlined: bm25s rebuilds its stop-word set for every text, which cost more than the rest of an answer.
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+@lru_cache(maxsize=1)
+def _stopword_set() -> frozenset[str]:
+    return frozenset(stopwords())
+
+
 def tokenize(texts: list[str], *, stem: bool = True) -> list[list[str]]:
-    """Return the lower-cased content tokens of each text, optionally prefix-stemmed."""
-    out = bm25s.tokenize(texts, stopwords=list(stopwords()), show_progress=False, return_ids=False)
-    return [[_stem(t) for t in toks] for toks in out] if stem else out  # type: ignore[union-attr]
+    """Return the lower-cased content tokens of each text, optionally prefix-stemmed (as bm25s.tokenize splits them)."""
+    stop = _stopword_set()
+    out = [[t for t in _TOKEN.findall(text.lower()) if t not in stop] for text in texts]
+    return [[_stem(t) for t in toks] for toks in out] if stem else out
 
 
 def terms(text: str) -> list[str]:
     """Return the stemmed content tokens of one text, with the acronyms of its capitalised names."""
-    return tokenize([text])[0] + acronyms(text)
+    return list(_terms(text))
+
+
+# The answerer asks for the terms of every sentence of every retrieved passage, per question: the same
+# stored sentences again and again. Memoised (a few MB at most), a warm answer skips that work.
+@lru_cache(maxsize=16384)
+def _terms(text: str) -> tuple[str, ...]:
+    return (*tokenize([text])[0], *acronyms(text))
 
 
 def coverage(question_terms: set[str], text_terms: set[str]) -> float:

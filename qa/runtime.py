@@ -26,7 +26,10 @@ def open_embedder(settings: Settings) -> Embedder:
         from qa.embed.onnx import OnnxEmbedder
 
         cache = e.cache_dir or settings.paths.data_dir / "encoders"
-        return OnnxEmbedder(e.model_name, e.model_path, cache, quantize=e.quantize, threads=e.torch_threads, batch_size=e.batch_size)
+        return OnnxEmbedder(
+            e.model_name, e.model_path, cache, quantize=e.quantize, threads=e.onnx_threads,
+            batch_threads=e.onnx_batch_threads, spinning=e.onnx_spinning, batch_size=e.batch_size,
+        )
     if e.quantize != "none":
         raise ConfigError("embed.quantize: int8 needs embed.backend: onnx")
     from qa.embed import SentenceTransformerEmbedder

@@ -90,6 +90,8 @@ async def _mount(app: FastAPI, runtime: Runtime, ui_import: threading.Thread, *,
     """Wait for the Gradio import, build the chat and mount it at / in the running app."""
     import asyncio
 
+    if ui_import.ident is None:  # not started yet: serve() leaves it to the running server
+        ui_import.start()
     await asyncio.to_thread(ui_import.join)
     import gradio as gr
 
@@ -118,17 +120,17 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     """Serve until SIGINT/SIGTERM; open connections get server.graceful_timeout_s to finish.
 
     The answer API is served as soon as the runtime is built; the chat (Gradio, seconds to
-    import) is imported in a thread meanwhile and mounted at / when ready, so the first
-    answer does not wait for the UI.
+    import) is imported in a thread once the server runs and mounted at / when ready, so the
+    first answer does not wait for the UI.
     """
     apply_offline_environment()
     import uvicorn
 
     host = host or settings.server.host
     port = port or settings.server.port
-    # Importing Gradio takes seconds; do it while the model and store load.
+    # Importing Gradio takes seconds of CPU. It starts once the server runs (the app's lifespan): a thread
+    # importing it beside start-up holds the GIL half the time and delays the first answer.
     ui_import = threading.Thread(target=importlib.import_module, args=("ui.app",), name="import-ui", daemon=True)
-    ui_import.start()
     # The MCP SDK takes a second to import: beside the model load too.
     mcp_import = threading.Thread(target=importlib.import_module, args=("qa.api.mcp",), name="import-mcp", daemon=True)
     mcp_import.start()

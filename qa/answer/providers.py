@@ -12,8 +12,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, files
 from pathlib import Path
-
-from langchain_core.language_models import BaseChatModel
+from typing import TYPE_CHECKING
 
 from qa.answer.base import Answerer, Draft, Flow
 from qa.answer.extractive import extract
@@ -21,6 +20,9 @@ from qa.config import AnswerSettings
 from qa.errors import ConfigError
 from qa.language import tokenize
 from qa.types import Hit
+
+if TYPE_CHECKING:  # LangChain is imported only when a language model is configured
+    from langchain_core.language_models import BaseChatModel
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,8 @@ class OnnxEmbedder:
         *,
         quantize: str = "none",
         threads: int = 1,
+        batch_threads: int | None = None,
+        spinning: bool = False,
         batch_size: int = 32,
     ) -> None:
         import onnxruntime as ort
@@ -50,20 +53,28 @@ class OnnxEmbedder:
         self._tokenizer.no_padding()
         pad = self._tokenizer.token_to_id("[PAD]")
         self._pad_id = 0 if pad is None else int(pad)
-        opts = ort.SessionOptions()
-        # One thread by default, as for torch: more collapse on a busy 2-core machine.
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.log_severity_level = 3
-        self._session = ort.InferenceSession(str(onnx_path), sess_options=opts, providers=["CPUExecutionProvider"])
+        batch_threads = threads if batch_threads is None else batch_threads
+
+        def session(n: int) -> ort.InferenceSession:
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = n
+            opts.inter_op_num_threads = 1
+            opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            opts.log_severity_level = 3
+            # Spinning workers burn a core while waiting for work: on a shared machine that CPU is
+            # taken from the other requests (README "Speed and scale", bench/threads.py).
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+            return ort.InferenceSession(str(onnx_path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+        # Questions (one text) and batches (ingest) may want different thread counts; one session when they agree.
+        self._session = session(threads)
+        self._batch_session = self._session if batch_threads == threads else session(batch_threads)
         log.info(
-            "loaded ONNX embedding model %s (%s, dim %d, %d threads) from %s in %.2f s",
-            name, quantize, self.dim, threads, onnx_path, time.perf_counter() - started,
+            "loaded ONNX embedding model %s (%s, dim %d, %d threads per question, %d per batch, spinning %s) from %s in %.2f s",
+            name, quantize, self.dim, threads, batch_threads, "on" if spinning else "off", onnx_path, time.perf_counter() - started,
         )
 
-    def _run(self, texts: Sequence[str]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch(list(texts))
+    def _run(self, encodings: Sequence[Any], session: Any) -> np.ndarray:
         width = max(len(e.ids) for e in encodings)
         ids = np.full((len(encodings), width), self._pad_id, dtype=np.int64)
         mask = np.zeros((len(encodings), width), dtype=np.int64)
@@ -73,18 +84,19 @@ class OnnxEmbedder:
             ids[i, :n] = e.ids
             mask[i, :n] = e.attention_mask
             types[i, :n] = e.type_ids
-        out = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
+        out = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
         return np.asarray(out, dtype=np.float32)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Return normalised embeddings, one row per text (batched by length, so little padding is computed)."""
+        """Return normalised embeddings, one row per text (batched by token count, so little padding is computed)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if len(texts) == 1:
-            return self._run(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+            return self._run([self._tokenizer.encode(texts[0])], self._session)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
-            out[chunk] = self._run([texts[i] for i in chunk])
+            out[chunk] = self._run([encodings[i] for i in chunk], self._batch_session)
         return out

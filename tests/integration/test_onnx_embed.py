@@ -85,3 +85,26 @@ def test_serving_with_onnx_imports_neither_torch_nor_sentence_transformers(onnx_
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "heavy: []" in out.stdout
+
+
+def test_the_export_is_fused_and_named_by_its_recipe(onnx_fp32: OnnxEmbedder, cache: Path) -> None:
+    import json
+
+    import onnx
+
+    from qa.embed.export import RECIPE
+
+    assert onnx_fp32.onnx_path.parent.name.endswith(f"-{RECIPE}")  # another recipe's cache is never picked up
+    info = json.loads((onnx_fp32.onnx_path.parent / "export.json").read_text())
+    ops = {n.op_type for n in onnx.load(str(onnx_fp32.onnx_path)).graph.node}
+    # Eager attention traced with the TorchScript exporter fuses into onnxruntime's BERT ops.
+    assert {"Attention", "EmbedLayerNormalization", "SkipLayerNormalization"} <= ops
+    assert info["recipe"] == RECIPE and info["fused"]["Attention"] == 6
+
+
+def test_question_and_batch_sessions_give_the_same_vectors(cache: Path, torch_embedder: SentenceTransformerEmbedder) -> None:
+    split = OnnxEmbedder("all-MiniLM-L6-v2", None, cache, threads=2, batch_threads=1, spinning=False, batch_size=3)
+    batch = split.embed(TEXTS)  # the 1-thread batch session
+    single = np.stack([split.embed([t])[0] for t in TEXTS])  # the 2-thread question session
+    assert _cosines(batch, single).min() >= 0.9999
+    assert _cosines(batch, torch_embedder.embed(TEXTS)).min() >= 0.9999

@@ -1,0 +1,73 @@
+"""AnswerChain.ask calls the chain's steps directly: the same answers and errors as invoking the Runnable."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from qa.answer.chain import AnswerChain
+from qa.answer.providers import ExtractiveAnswerer
+from qa.config import AnswerSettings, LimitsSettings, RetrieveSettings
+from qa.errors import InputError
+from qa.ingest.split import split_document
+from qa.types import Document, Hit
+
+pytestmark = pytest.mark.unit
+SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_ff359896b2990186.txt"
+
+
+class _Retriever:
+    """Returns the seed's first passages for any question, recording what was searched for."""
+
+    def __init__(self, hits: Sequence[Hit]) -> None:
+        self.hits = list(hits)
+        self.queries: list[str] = []
+        self.settings = RetrieveSettings()
+
+    def embed_query(self, question: str) -> np.ndarray:
+        return np.zeros(4, dtype=np.float32)
+
+    def retrieve(self, question: str, top_k: int | None = None, qvec: Any = None, *, documents: Any = None) -> list[Hit]:
+        self.queries.append(question)
+        return self.hits[: top_k or 5]
+
+
+@pytest.fixture
+def chain() -> AnswerChain:
+    passages = split_document(Document("seed.txt", SEED.read_text(encoding="utf-8")))
+    hits = [Hit(p, 1.0 - i / 10, sentence_sims=tuple(0.5 for _ in p.sentences)) for i, p in enumerate(passages[:5])]
+    return AnswerChain(_Retriever(hits), ExtractiveAnswerer(AnswerSettings()), LimitsSettings())  # type: ignore[arg-type]
+
+
+def _without_timings(answer: Any) -> dict[str, Any]:
+    d = dict(answer.to_dict())
+    d.pop("timings_ms", None)
+    return d
+
+
+@pytest.mark.parametrize(
+    "question, history, top_k",
+    [
+        ("What did Wang Yi say about military blocs?", [], None),
+        ("What did he say about forbidden zones?", [{"role": "user", "content": "Who is Zhao Lijian?"},
+                                                   {"role": "assistant", "content": "A spokesman. [1]"}], 3),
+        ("thanks", [{"role": "user", "content": "Who is Wang Yi?"}, {"role": "assistant", "content": "A diplomat. [1]"}], None),
+    ],
+)
+def test_ask_equals_invoking_the_runnable(chain: AnswerChain, question: str, history: list[dict[str, str]], top_k: int | None) -> None:
+    direct = chain.ask(question, history, top_k)
+    invoked = chain.chain.invoke({"question": question, "history": history, "top_k": top_k, "documents": None})
+    assert _without_timings(direct) == _without_timings(invoked)
+    assert set(direct.timings_ms) == set(invoked.timings_ms)
+
+
+@pytest.mark.parametrize("question, top_k", [("", None), ("???", None), ("Who?", 0)])
+def test_ask_rejects_what_the_runnable_rejects(chain: AnswerChain, question: str, top_k: int | None) -> None:
+    with pytest.raises(InputError):
+        chain.ask(question, top_k=top_k)
+    with pytest.raises(InputError):
+        chain.chain.invoke({"question": question, "history": [], "top_k": top_k, "documents": None})
