@@ -1,4 +1,4 @@
-"""AnswerChain.ask calls the chain's steps directly: the same answers and errors as invoking the Runnable."""
+"""AnswerChain is LangChain Runnables: ask gives what invoking the Runnable gives, and callbacks see every named step."""
 
 from __future__ import annotations
 
@@ -71,3 +71,18 @@ def test_ask_rejects_what_the_runnable_rejects(chain: AnswerChain, question: str
         chain.ask(question, top_k=top_k)
     with pytest.raises(InputError):
         chain.chain.invoke({"question": question, "history": [], "top_k": top_k, "documents": None})
+
+
+def test_callbacks_see_every_named_step(chain: AnswerChain) -> None:
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class Steps(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.names: list[str] = []
+
+        def on_chain_start(self, serialized: Any, inputs: Any, **kwargs: Any) -> None:
+            self.names.append(kwargs.get("name") or "")
+
+    seen = Steps()
+    chain.chain.invoke({"question": "What did Wang Yi say about military blocs?", "history": []}, config={"callbacks": [seen]})
+    assert [n for n in seen.names if n in {"validate", "condense", "retrieve", "answer"}] == ["validate", "condense", "retrieve", "answer"]
