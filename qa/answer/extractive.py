@@ -35,16 +35,22 @@ SELECTION_WEIGHTS = (3.105, 3.000, 1.905, 0.717, 0.507, -0.226)
 # best similarity among all retrieved sentences), fitted on the dev split.
 CALIBRATION = (-4.256, 0.485, 2.104)
 
-# The dialog flow (see ``Flow``), added to the selection score of a sentence before calibration:
-# a sentence already quoted is pushed down; after "what happened next?" the sentences right
-# after the last answer come first; otherwise the last answer's own sentence, when only part of
-# it was said, and the later sentences of the same passage are preferred (answers in
-# information-seeking dialogs move forward through a text, often within the sentence just
-# quoted from: a third of conv_dev's follow-ups). Fitted on conv_dev.
-REPEAT_PENALTY = 1.5
+# The dialog flow (see ``Flow``), added to the selection score of a sentence before calibration: where the
+# sentence lies from the last answer's sentence. Answers in information-seeking dialogs move forward through a
+# text, often within the sentence just quoted from (a third of conv_dev's follow-ups); a sentence already shown
+# whole is pushed down unless the question asks again.
+DIALOG_FEATURES = (
+    "same",  # the last answer's own sentence, only part of it said
+    "shown",  # a sentence an earlier answer showed whole
+    "next",  # the sentence right after the last answer's, in its passage
+    "ahead",  # two or three sentences after it
+    "further",  # more than three sentences after it
+    "before",  # a sentence before it, in its passage
+)
+# Bonuses in selection-score units, one per DIALOG_FEATURES.
+DIALOG_WEIGHTS: tuple[float, ...] = (0.8, -1.5, 0.5, 0.5, 0.5, 0.0)
+# After "what happened next?" the one or two sentences right after the last answer come first.
 NEXT_BONUS = (3.0, 1.5)
-FORWARD_BONUS = 0.5
-SAME_BONUS = 0.8
 # A question asking for a person's title ("What is Blinken's job title?") is answered by the sentence
 # that puts a title before that name, whatever else the passages say about the person.
 TITLE_BONUS = 1.0
@@ -165,20 +171,30 @@ def sentence_features(question: str, hits: Sequence[Hit]) -> list[tuple[Hit, int
     return rows
 
 
+def dialog_features(flow: Flow, passage_id: str, index: int) -> tuple[float, ...]:
+    """Return the DIALOG_FEATURES of a sentence of a passage, given where the dialog stands."""
+    shown = not flow.again and (passage_id, index) in flow.given
+    here = flow.last is not None and passage_id == flow.last[0]
+    step = index - flow.last[1] if flow.last is not None and here else 0
+    return (
+        float(here and step == 0 and (passage_id, index) not in flow.given),
+        float(shown),
+        float(here and step == 1),
+        float(here and 2 <= step <= 3),
+        float(here and step > 3),
+        float(here and step < 0),
+    )
+
+
 def flow_bonus(flow: Flow, passage_id: str, index: int) -> float:
-    """Return what the dialog adds to a sentence's selection score: down if already quoted, up if it is where the dialog is."""
-    bonus = 0.0
-    if not flow.again and (passage_id, index) in flow.given:
-        bonus -= REPEAT_PENALTY
-    if flow.last is not None and flow.last[0] == passage_id and index == flow.last[1] and (passage_id, index) not in flow.given:
-        bonus += SAME_BONUS
-    if flow.last is not None and flow.last[0] == passage_id and index > flow.last[1]:
+    """Return what the dialog adds to a sentence's selection score: down if already shown, up where the dialog is."""
+    f = dialog_features(flow, passage_id, index)
+    if flow.continues and flow.last is not None and passage_id == flow.last[0]:
         step = index - flow.last[1]
-        if flow.continues and step <= len(NEXT_BONUS):
-            bonus += NEXT_BONUS[step - 1]
-        else:
-            bonus += FORWARD_BONUS
-    return bonus
+        if 1 <= step <= len(NEXT_BONUS):
+            # "What happened next?" asks for exactly this: the learned forward bonus is replaced, not added to.
+            return f[1] * DIALOG_WEIGHTS[1] + NEXT_BONUS[step - 1]
+    return _dot(f, DIALOG_WEIGHTS)
 
 
 def rank_sentences(question: str, hits: Sequence[Hit], flow: Flow | None = None) -> list[Candidate]:

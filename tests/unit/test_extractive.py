@@ -148,12 +148,12 @@ def test_a_best_sentence_among_equals_gets_no_credit() -> None:
 
 def test_the_last_answers_sentence_is_preferred_while_only_part_of_it_was_said() -> None:
     from qa.answer.base import Flow
-    from qa.answer.extractive import SAME_BONUS, flow_bonus
+    from qa.answer.extractive import DIALOG_FEATURES, DIALOG_WEIGHTS, flow_bonus
 
     pid = STORY.passage.passage_id
     partly = Flow(last=(pid, 1))
     wholly = Flow(given=frozenset({(pid, 1)}), last=(pid, 1))
-    assert flow_bonus(partly, pid, 1) == SAME_BONUS
+    assert flow_bonus(partly, pid, 1) == DIALOG_WEIGHTS[DIALOG_FEATURES.index("same")] > 0
     assert flow_bonus(wholly, pid, 1) < 0
     assert flow_bonus(partly, "another passage", 1) == 0.0
     assert flow_bonus(partly, pid, 0) == 0.0
@@ -185,3 +185,24 @@ def test_a_surname_alone_counts_as_the_full_name_the_question_gives() -> None:
     assert zhang.features[1] > john.features[1] and zhang.features[2] > john.features[2]
     [part] = rank_sentences("What did Zhang Jun ask the parties to do?", [hit("Zhang Wei said the parties should talk.", [0.4])])
     assert part.features[1] < zhang.features[1], "another Zhang (a two-word name) is not Zhang Jun"
+
+
+@pytest.mark.parametrize(
+    "index, given, expected",
+    [
+        pytest.param(1, frozenset(), "same", id="the-last-answers-sentence"),
+        pytest.param(1, frozenset({1}), "shown", id="shown-whole-is-not-same"),
+        pytest.param(2, frozenset(), "next", id="right-after"),
+        pytest.param(3, frozenset(), "ahead", id="two-after"),
+        pytest.param(0, frozenset(), "before", id="before"),
+    ],
+)
+def test_dialog_features_say_where_a_sentence_lies_from_the_last_answer(index: int, given: frozenset[int], expected: str) -> None:
+    from qa.answer.base import Flow
+    from qa.answer.extractive import DIALOG_FEATURES, dialog_features
+
+    pid = STORY.passage.passage_id
+    flow = Flow(given=frozenset((pid, i) for i in given), last=(pid, 1))
+    features = dict(zip(DIALOG_FEATURES, dialog_features(flow, pid, index), strict=True))
+    assert {name for name, v in features.items() if v} == {expected}
+    assert not any(dialog_features(flow, "another passage", index))
