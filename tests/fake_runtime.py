@@ -7,8 +7,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from qa.answer.base import Draft
-from qa.config import Settings
+from qa.config import RetrieveSettings, Settings
 from qa.ingest.pipeline import ingest
 from qa.runtime import Runtime, build_runtime, open_store
 from qa.testing import HashEmbedder
@@ -24,6 +26,22 @@ DOCS = {
 
 
 _WORD = re.compile(r"\w+")
+
+
+class FixedRetriever:
+    """A retriever stand-in that returns fixed hits (the first top_k when given), recording what was searched for."""
+
+    def __init__(self, hits: Sequence[Hit]) -> None:
+        self.hits = list(hits)
+        self.queries: list[str] = []
+        self.settings = RetrieveSettings()
+
+    def embed_query(self, question: str) -> np.ndarray:
+        return np.zeros(4, dtype=np.float32)
+
+    def retrieve(self, question: str, top_k: int | None = None, qvec: Any = None, *, documents: Any = None) -> list[Hit]:
+        self.queries.append(question)
+        return self.hits[:top_k] if top_k else self.hits
 
 
 class QuoteAnswerer:

@@ -2,45 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from qa.answer.chain import AnswerChain
 from qa.answer.providers import ExtractiveAnswerer
-from qa.config import AnswerSettings, LimitsSettings, RetrieveSettings
+from qa.config import AnswerSettings, LimitsSettings
 from qa.errors import InputError
 from qa.ingest.split import split_document
 from qa.types import Document, Hit
+from tests.fake_runtime import FixedRetriever
 
 pytestmark = pytest.mark.unit
 SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_ff359896b2990186.txt"
-
-
-class _Retriever:
-    """Returns the seed's first passages for any question, recording what was searched for."""
-
-    def __init__(self, hits: Sequence[Hit]) -> None:
-        self.hits = list(hits)
-        self.queries: list[str] = []
-        self.settings = RetrieveSettings()
-
-    def embed_query(self, question: str) -> np.ndarray:
-        return np.zeros(4, dtype=np.float32)
-
-    def retrieve(self, question: str, top_k: int | None = None, qvec: Any = None, *, documents: Any = None) -> list[Hit]:
-        self.queries.append(question)
-        return self.hits[: top_k or 5]
 
 
 @pytest.fixture
 def chain() -> AnswerChain:
     passages = split_document(Document("seed.txt", SEED.read_text(encoding="utf-8")))
     hits = [Hit(p, 1.0 - i / 10, sentence_sims=tuple(0.5 for _ in p.sentences)) for i, p in enumerate(passages[:5])]
-    return AnswerChain(_Retriever(hits), ExtractiveAnswerer(AnswerSettings()), LimitsSettings())  # type: ignore[arg-type]
+    return AnswerChain(FixedRetriever(hits), ExtractiveAnswerer(AnswerSettings()), LimitsSettings())  # type: ignore[arg-type]
 
 
 def _without_timings(answer: Any) -> dict[str, Any]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
 
@@ -19,11 +18,12 @@ from qa.answer.condense import Turn
 from qa.answer.condense import condense as rule_condense
 from qa.answer.generate import GenerativeAnswerer
 from qa.answer.providers import ExtractiveAnswerer, make_answerer
-from qa.config import AnswerSettings, LimitsSettings, RetrieveSettings
+from qa.config import AnswerSettings, LimitsSettings
 from qa.errors import ConfigError, ProviderError
 from qa.ingest.split import split_document
 from qa.runtime import check_answerer
 from qa.types import Document, Hit
+from tests.fake_runtime import FixedRetriever
 
 SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_ff359896b2990186.txt"
 QUESTION = "What did Wang Yi say about expanding military blocs?"
@@ -257,27 +257,11 @@ def test_condense_provider_error_uses_the_rules() -> None:
     assert answerer(model).condense("What is his job title?", HISTORY) == rule_condense("What is his job title?", HISTORY)
 
 
-class _Retriever:
-    """A retriever stand-in that returns fixed hits."""
-
-    def __init__(self, hits: Sequence[Hit]) -> None:
-        self.hits = list(hits)
-        self.queries: list[str] = []
-        self.settings = RetrieveSettings()
-
-    def embed_query(self, question: str) -> np.ndarray:
-        return np.zeros(4, dtype=np.float32)
-
-    def retrieve(self, question: str, top_k: int | None = None, qvec: Any = None, *, documents: Any = None) -> list[Hit]:
-        self.queries.append(question)
-        return self.hits
-
-
 def test_chain_uses_the_model_condense_and_reports_stage_timings(hits: list[Hit]) -> None:
     model = scripted("What did Wang Yi say about expanding military blocs?", GOOD + " He met Joe Biden [2].")
     gen = answerer(model)
     assert isinstance(gen, Condenser)
-    retriever = _Retriever(hits)
+    retriever = FixedRetriever(hits)
     chain = AnswerChain(retriever, gen, LimitsSettings())  # type: ignore[arg-type]
     history = [{"role": "user", "content": "Who is Wang Yi?"}, {"role": "assistant", "content": "China's top diplomat. [1]"}]
     result = chain.ask("What did he say about military blocs?", history).to_dict()
@@ -290,7 +274,7 @@ def test_chain_uses_the_model_condense_and_reports_stage_timings(hits: list[Hit]
 
 
 def test_chain_stream_ends_with_the_verified_answer(hits: list[Hit]) -> None:
-    chain = AnswerChain(_Retriever(hits), answerer(scripted(GOOD)), LimitsSettings())  # type: ignore[arg-type]
+    chain = AnswerChain(FixedRetriever(hits), answerer(scripted(GOOD)), LimitsSettings())  # type: ignore[arg-type]
     items = list(chain.stream(QUESTION))
     assert all(isinstance(i, str) for i in items[:-1])
     final = items[-1]
@@ -299,7 +283,7 @@ def test_chain_stream_ends_with_the_verified_answer(hits: list[Hit]) -> None:
 
 
 def test_extractive_answer_json_has_no_verification_keys(hits: list[Hit]) -> None:
-    chain = AnswerChain(_Retriever(hits), ExtractiveAnswerer(AnswerSettings()), LimitsSettings())  # type: ignore[arg-type]
+    chain = AnswerChain(FixedRetriever(hits), ExtractiveAnswerer(AnswerSettings()), LimitsSettings())  # type: ignore[arg-type]
     result = chain.ask(QUESTION).to_dict()
     assert not {"removed", "flagged", "fallback"} & set(result)
 
