@@ -244,6 +244,7 @@ def main() -> int:
     parser.add_argument("--rate-sentences", type=int, default=1000, help="fresh sentences encoded to measure the encoder's own rate")
     parser.add_argument("--workdir", default=str(ROOT / "bench" / "out" / "scale"))
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--ingest-only", action="store_true", help="build the corpus and the store, then stop (a later run measures)")
     args = parser.parse_args()
 
     from qa.ingest.pipeline import ingest
@@ -294,6 +295,11 @@ def main() -> int:
     print(f"ingest: {result['ingest']}", flush=True)
     result["store_bytes"] = _du(data)
     print(f"store on disk: {result['store_bytes'] / 1e6:.0f} MB, {store_rows} sentence rows", flush=True)
+    out = ROOT / "bench" / "out"
+    if args.ingest_only:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"scale-{args.passages}-ingest.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        return 0
 
     t = time.perf_counter()
     passages = store.all_passages()
@@ -345,7 +351,6 @@ def main() -> int:
             result["http"] = {"error": str(exc)[-500:]}
         print(f"over HTTP: {result['http']}", flush=True)
     result["load_average_end"] = round(os.getloadavg()[0], 2)
-    out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"scale-{args.passages}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
