@@ -285,7 +285,10 @@ class DenseIndex:
     Each slot's sentence rows are contiguous, so the best-sentence score of a candidate is
     one ``np.maximum.reduceat`` over one matrix product. A ``compact`` index (a corpus past
     ``retrieve.exact_max_sentences``, ranked by Chroma's HNSW) keeps sentence vectors as int8
-    with a scale per row: a quarter of float32's memory, only ever read for a pool.
+    with a scale per row (a quarter of float32's memory, only ever read for a pool) and no
+    passage vectors: a stored passage vector is the normalised mean of its sentence vectors
+    (PassageStore.add), so its similarity is the mean of theirs over the mean's norm, and only
+    that norm is kept, one float per passage.
     """
 
     def __init__(self, dim: int, *, compact: bool = False) -> None:
@@ -294,6 +297,7 @@ class DenseIndex:
         self.passages = _Rows(dim)
         self.sentences = _Rows(dim, dtype=np.int8 if compact else np.float32)
         self.scales = _Rows(None)  # per sentence row, when compact
+        self.mean_norm = _Rows(None)  # per slot, when compact: the norm of the mean of its sentence vectors
         self.start = np.zeros(0, dtype=np.int64)  # first sentence row of each slot
         self.count = np.zeros(0, dtype=np.int64)  # sentence rows of each slot
         self.sentence_slot = np.zeros(0, dtype=np.int32)
@@ -308,22 +312,25 @@ class DenseIndex:
         counts = np.array([0 if p is None else len(p.sentences) for p in passages], dtype=np.int64)
         n, total = len(passages), int(counts.sum())
         # Room for about 5 % more without a copy: the first changes after start-up stay cheap.
-        dense.passages = _Rows(dim, n + n // 20 + 256)
+        dense.passages = _Rows(dim, 0 if compact else n + n // 20 + 256)
+        dense.mean_norm = _Rows(None, n + n // 20 + 256 if compact else 0)
         dense.sentences = _Rows(dim, total + total // 20 + 1024, dtype=np.int8 if compact else np.float32)
         dense.scales = _Rows(None, total + total // 20 + 1024 if compact else 0)
-        p_rows, s_rows = dense.passages.extend(n), dense.sentences.extend(total)
+        s_rows = dense.sentences.extend(total)
         scales = dense.scales.extend(total) if compact else None
         dense.count = counts
         dense.start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         dense.sentence_slot = np.repeat(np.arange(n, dtype=np.int32), counts)
-        offset = 0
-        while True:
-            ids, vectors = store.vector_page(sentences=False, offset=offset)
-            at = np.array([slots.get(pid, -1) for pid in ids], dtype=np.int64)
-            p_rows[at[at >= 0]] = vectors[at >= 0]
-            if len(ids) < PAGE:
-                break
-            offset += PAGE
+        if not compact:
+            p_rows = dense.passages.extend(n)
+            offset = 0
+            while True:
+                ids, vectors = store.vector_page(sentences=False, offset=offset)
+                at = np.array([slots.get(pid, -1) for pid in ids], dtype=np.int64)
+                p_rows[at[at >= 0]] = vectors[at >= 0]
+                if len(ids) < PAGE:
+                    break
+                offset += PAGE
         offset = 0
         while True:
             ids, vectors = store.vector_page(sentences=True, offset=offset)
@@ -339,7 +346,38 @@ class DenseIndex:
             if len(ids) < PAGE:
                 break
             offset += PAGE
+        if compact:
+            norms = dense.mean_norm.extend(n)
+            for first in range(0, n, PAGE):
+                norms[first : first + PAGE] = dense._mean_norms(first, min(n, first + PAGE))
         return dense
+
+    def _mean_norms(self, first: int, end: int) -> np.ndarray:
+        """Return, for slots first..end-1 of a compact index, the norm of the mean of their sentence vectors."""
+        counts = self.count[first:end]
+        lo = int(self.start[first])
+        hi = int(self.start[end - 1] + counts[-1])
+        block = self.sentences.view[lo:hi].astype(np.float32) * self.scales.view[lo:hi, None]
+        sums = np.zeros((end - first, self.dim), dtype=np.float32)
+        has = counts > 0
+        if has.any():
+            sums[has] = np.add.reduceat(block, (self.start[first:end] - lo)[has], axis=0)
+        return np.asarray(np.linalg.norm(sums / np.maximum(counts, 1)[:, None], axis=1), dtype=np.float32)
+
+    def passage_sims(self, slots: np.ndarray, sims: np.ndarray, offsets: np.ndarray, qvec: np.ndarray) -> np.ndarray:
+        """Return the similarity of the question to the slots' passage vectors (``sims``: their sentences', at ``offsets``)."""
+        if not self.compact:
+            return np.asarray(self.passages.view[slots] @ qvec, dtype=np.float32)
+        counts = np.diff(offsets)
+        has = counts > 0
+        total = np.zeros(len(slots), dtype=np.float32)
+        if has.any():
+            total[has] = np.add.reduceat(sims, offsets[:-1][has])
+        norm = self.mean_norm.view[slots]
+        out = np.zeros(len(slots), dtype=np.float32)
+        ok = has & (norm > 0)
+        out[ok] = total[ok] / counts[ok] / norm[ok]
+        return out
 
     @property
     def exact(self) -> bool:
@@ -349,7 +387,7 @@ class DenseIndex:
     @property
     def nbytes(self) -> int:
         """Return the bytes the vectors take, capacity included."""
-        return sum(int(r._data.nbytes) for r in (self.passages, self.sentences, self.scales))
+        return sum(int(r._data.nbytes) for r in (self.passages, self.sentences, self.scales, self.mean_norm))
 
     def sentence_sims(self, rows: np.ndarray, qvec: np.ndarray) -> np.ndarray:
         """Return the similarity of the question to the given sentence rows."""
@@ -362,8 +400,9 @@ class DenseIndex:
 
     def add(self, passage_vectors: np.ndarray, sentence_vectors: Sequence[np.ndarray]) -> None:
         """Append the vectors of new slots, in slot order."""
-        first = self.passages.n
-        self.passages.append(passage_vectors)
+        first = len(self.count)
+        if not self.compact:
+            self.passages.append(passage_vectors)
         counts = np.array([len(m) for m in sentence_vectors], dtype=np.int64)
         starts = self.sentences.n + np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         stacked = [m for m in sentence_vectors if len(m)]
@@ -379,6 +418,8 @@ class DenseIndex:
         self.sentence_slot = np.concatenate(
             [self.sentence_slot, np.repeat(np.arange(first, first + len(counts), dtype=np.int32), counts)]
         )
+        if self.compact and len(counts):
+            self.mean_norm.append(self._mean_norms(first, first + len(counts)))
 
 
 @dataclass(frozen=True)
@@ -573,8 +614,8 @@ class HybridRetriever:
         counts = dense.count[slots]
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         rows = np.repeat(dense.start[slots] - offsets[:-1], counts) + np.arange(int(offsets[-1]))
-        p_sims = dense.passages.view[slots] @ qvec
         s_sims = dense.sentence_sims(rows, qvec)
+        p_sims = dense.passage_sims(slots, s_sims, offsets, qvec)
         return slots[_top(p_sims, c)], np.repeat(slots, counts)[_top(s_sims, c)]
 
     def _pool(
@@ -608,7 +649,7 @@ class HybridRetriever:
             best[has] = np.maximum.reduceat(sims, offsets[:-1][has])
         return _Pool(
             slots=slots,
-            dense=(dense.passages.view[slots] @ qvec).astype(np.float32),
+            dense=dense.passage_sims(slots, sims, offsets, qvec),
             sentence=best,
             keyword=kw_all[slots].astype(np.float32),
             sentence_sims=sims.astype(np.float32),
