@@ -52,6 +52,8 @@ class KeywordIndex:
     # Recent postings are merged into the arrays past this many, or this share of the merged ones.
     MERGE_MIN = 100_000
     MERGE_SHARE = 0.125
+    # Deleting more passages than this recounts document frequencies from the postings instead.
+    RECOUNT_AFTER = 2_000
 
     def __init__(self, passages: Sequence[Passage]) -> None:
         self.passages: list[Passage | None] = []
@@ -174,10 +176,20 @@ class KeywordIndex:
             self._total_length -= float(self._lengths[slot])
             if passage is not None:
                 gone.append(passage)
-        if gone:
+        if len(gone) > self.RECOUNT_AFTER:
+            self._recount_df()
+        elif gone:
             # Tokenizing the deleted texts again is cheaper than keeping every passage's terms.
             for toks in tokenize(self._texts(gone)):
                 self._df[np.unique(self._term_ids([toks]))] -= 1
+
+    def _recount_df(self) -> None:
+        """Count every term's live passages from the postings (O(postings) numpy: for large deletes)."""
+        terms = np.repeat(np.arange(len(self._ptr) - 1, dtype=np.int64), np.diff(self._ptr))
+        df = np.bincount(terms[self._live[self._slots]], minlength=len(self._vocab)).astype(np.int64)
+        for t, (slots, _) in self._recent.items():
+            df[t] += int(self._live[np.array(slots, dtype=np.int64)].sum())
+        self._df = df
 
     def _code_of(self, source: str) -> int:
         code = self._source_code.get(source)
