@@ -54,6 +54,7 @@ class KeywordIndex:
     MERGE_SHARE = 0.125
     # Deleting more passages than this recounts document frequencies from the postings instead.
     RECOUNT_AFTER = 2_000
+    CHUNK = 5_000  # passages tokenized at a time
 
     def __init__(self, passages: Sequence[Passage]) -> None:
         self.passages: list[Passage | None] = []
@@ -113,15 +114,11 @@ class KeywordIndex:
         self.delete([p.passage_id for p in passages if p.passage_id in self.by_id])
         if not passages:
             return
-        tokens = tokenize(self._texts(passages))
         first = len(self.passages)
-        lengths = np.array([len(t) for t in tokens], dtype=np.int64)
-        tids = self._term_ids(tokens)
-        n_terms = max(len(self._vocab), 1)
-        # One (slot, term) key per token; its count is the term frequency (sorted by slot, then term).
-        token_slots = np.repeat(np.arange(first, first + len(passages), dtype=np.int64), lengths)
-        keys, tfs = np.unique(token_slots * n_terms + tids, return_counts=True)
-        slots, terms = keys // n_terms, keys % n_terms
+        # Tokenized a chunk at a time: a token list of 100,000 passages holds gigabytes of small strings.
+        parts = [self._postings_of(passages[i : i + self.CHUNK], first + i) for i in range(0, len(passages), self.CHUNK)]
+        lengths = np.concatenate([part[0] for part in parts])
+        terms, slots, tfs = (np.concatenate([part[k] for part in parts]) for k in (1, 2, 3))
         self._lengths = np.concatenate([self._lengths, lengths.astype(np.float64)])
         self._live = np.concatenate([self._live, np.ones(len(passages), dtype=bool)])
         codes = np.array([self._code_of(p.source) for p in passages], dtype=np.int32)
@@ -134,7 +131,7 @@ class KeywordIndex:
         if len(self._df) < len(self._vocab):
             self._df = np.concatenate([self._df, np.zeros(len(self._vocab) - len(self._df), dtype=np.int64)])
         self._df += np.bincount(terms, minlength=len(self._df))
-        if self._recent_n + len(keys) > max(self.MERGE_MIN, self.MERGE_SHARE * len(self._slots)):
+        if self._recent_n + len(terms) > max(self.MERGE_MIN, self.MERGE_SHARE * len(self._slots)):
             self._merge(terms, slots, tfs)
             return
         for t, slot, tf in zip(terms.tolist(), slots.tolist(), tfs.tolist(), strict=True):
@@ -142,7 +139,19 @@ class KeywordIndex:
             recent[0].append(slot)
             recent[1].append(tf)
             self._arrays.pop(t, None)
-        self._recent_n += len(keys)
+        self._recent_n += len(terms)
+
+    def _postings_of(self, passages: Sequence[Passage], first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Return the passages' token counts, and their (term id, slot, term frequency) postings."""
+        tokens = tokenize(self._texts(passages))
+        lengths = np.array([len(t) for t in tokens], dtype=np.int64)
+        tids = self._term_ids(tokens)
+        del tokens
+        n_terms = max(len(self._vocab), 1)
+        # One (slot, term) key per token; its count is the term frequency.
+        token_slots = np.repeat(np.arange(first, first + len(passages), dtype=np.int64), lengths)
+        keys, tfs = np.unique(token_slots * n_terms + tids, return_counts=True)
+        return lengths, (keys % n_terms).astype(np.int32), (keys // n_terms).astype(np.int32), tfs.astype(np.int32)
 
     def _merge(self, terms: np.ndarray, slots: np.ndarray, tfs: np.ndarray) -> None:
         """Rebuild the posting arrays from the merged, recent and given postings of live slots (O(postings) numpy)."""
@@ -152,7 +161,7 @@ class KeywordIndex:
         recent_slots = [s for v in self._recent.values() for s in v[0]]
         recent_tfs = [f for v in self._recent.values() for f in v[1]]
         all_terms = np.concatenate([old_terms, recent_terms, terms])
-        all_slots = np.concatenate([self._slots.astype(np.int64), np.array(recent_slots, dtype=np.int64), slots])
+        all_slots = np.concatenate([self._slots.astype(np.int64), np.array(recent_slots, dtype=np.int64), slots.astype(np.int64)])
         all_tfs = np.concatenate([self._tfs, np.array(recent_tfs, dtype=np.float32), tfs.astype(np.float32)])
         keep = self._live[all_slots]
         all_terms, all_slots, all_tfs = all_terms[keep], all_slots[keep], all_tfs[keep]

@@ -47,6 +47,7 @@ def test_adds_and_deletes_score_exactly_as_a_full_rebuild(merge_min: int, recoun
     monkeypatch.setattr(KeywordIndex, "MERGE_MIN", merge_min)
     monkeypatch.setattr(KeywordIndex, "MERGE_SHARE", 0.0 if merge_min == 0 else 0.125)
     monkeypatch.setattr(KeywordIndex, "RECOUNT_AFTER", recount_after)
+    monkeypatch.setattr(KeywordIndex, "CHUNK", 7)  # passages tokenized a few at a time
     rng = random.Random(7)
     first, later = _passages(80, seed=2), _passages(40, seed=3)
     index = KeywordIndex(first)
