@@ -1,6 +1,7 @@
 """Scale benchmark: a SQuAD-built corpus of N passages (default 100,000), measured in one run.
 
 Usage: .venv/bin/python bench/scale.py [--passages 100000] [--questions 300] [--requests 200] [--workdir bench/out/scale]
+       [--ingest-only | --measure-only]  (build the store in one run, measure it in another)
 
 The corpus: the 2,067 paragraphs of SQuAD v1.1 dev (SQuAD v2.0 dev's 1,204 are a subset)
 are split into sentences with the pipeline's own splitter; every window of 2 to
