@@ -1,6 +1,7 @@
 """Scale benchmark: a SQuAD-built corpus of N passages (default 100,000), measured in one run.
 
 Usage: .venv/bin/python bench/scale.py [--passages 100000] [--questions 300] [--requests 200] [--workdir bench/out/scale]
+       [--ingest-only | --measure-only]  (build the store in one run, measure it in another)
 
 The corpus: the 2,067 paragraphs of SQuAD v1.1 dev (SQuAD v2.0 dev's 1,204 are a subset)
 are split into sentences with the pipeline's own splitter; every window of 2 to
@@ -244,20 +245,24 @@ def main() -> int:
     parser.add_argument("--rate-sentences", type=int, default=1000, help="fresh sentences encoded to measure the encoder's own rate")
     parser.add_argument("--workdir", default=str(ROOT / "bench" / "out" / "scale"))
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--ingest-only", action="store_true", help="build the corpus and the store, then stop (a later run measures)")
+    parser.add_argument("--measure-only", action="store_true",
+                        help="measure the store an earlier run built (or an interrupted --ingest-only left: every passage in it is whole)")
     args = parser.parse_args()
 
     from qa.ingest.pipeline import ingest
-    from qa.runtime import build_runtime, open_client, open_embedder, open_store
+    from qa.runtime import open_client, open_embedder, open_store
 
     work = Path(args.workdir) / str(args.passages)
     docs, data = work / "docs", work / "data"
     settings = load_settings(ROOT / "config.yaml", environ={"QA_PATHS__DATA_DIR": str(data)})
     result: dict[str, Any] = {"passages_wanted": args.passages, "backend": settings.embed.backend, "quantize": settings.embed.quantize,
                               "cpus": os.cpu_count(), "load_average_start": round(os.getloadavg()[0], 2)}
-    t = time.perf_counter()
-    result["corpus"] = build_corpus(docs, args.passages, args.max_window)
-    result["corpus_build_s"] = round(time.perf_counter() - t, 1)
-    print(f"corpus: {result['corpus']} in {result['corpus_build_s']} s", flush=True)
+    if not args.measure_only:
+        t = time.perf_counter()
+        result["corpus"] = build_corpus(docs, args.passages, args.max_window)
+        result["corpus_build_s"] = round(time.perf_counter() - t, 1)
+        print(f"corpus: {result['corpus']} in {result['corpus_build_s']} s", flush=True)
 
     embedder = open_embedder(settings)
     # The encoder's own rate on distinct sentences (SQuAD v2.0 questions: text not in the corpus).
@@ -271,6 +276,12 @@ def main() -> int:
 
     memo = MemoEmbedder(embedder, Path(args.workdir) / f"memo-{settings.embed.backend}-{settings.embed.quantize}")
     store = open_store(settings, memo, open_client(settings), create=True)
+    if args.measure_only:
+        result["passages"] = store.count()
+        result["sentence_rows"] = store.sentence_count()
+        result["store_bytes"] = _du(data)
+        print(f"measuring the store as it is: {result['passages']} passages, {result['sentence_rows']} sentence rows", flush=True)
+        return measure(args, settings, embedder, store, data, result)
     report = ingest([docs], store, memo, max_file_bytes=10**9, progress=False)
     memo.save()
     non_encode = report.seconds - memo.seconds
@@ -284,7 +295,7 @@ def main() -> int:
         "non_encode_seconds": round(non_encode, 1),
         "passages_per_s_measured": round(report.added / report.seconds, 1) if report.added else None,
     }
-    store_rows = int(store._sents.count())  # noqa: SLF001 - a bench reads the sentence count directly
+    store_rows = store.sentence_count()
     result["sentence_rows"] = store_rows
     if report.added:
         distinct_s = non_encode + store_rows / rate
@@ -294,19 +305,47 @@ def main() -> int:
     print(f"ingest: {result['ingest']}", flush=True)
     result["store_bytes"] = _du(data)
     print(f"store on disk: {result['store_bytes'] / 1e6:.0f} MB, {store_rows} sentence rows", flush=True)
+    out = ROOT / "bench" / "out"
+    if args.ingest_only:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"scale-{args.passages}-ingest.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        return 0
 
+    result["passages"] = store.count()
+    return measure(args, settings, embedder, store, data, result)
+
+
+def measure(args: argparse.Namespace, settings: Any, embedder: Any, store: Any, data: Path, result: dict[str, Any]) -> int:
+    """Measure index build, memory, warm latency, a live change and `qa serve` over the store; write the json."""
+    from qa.retrieve import DenseIndex, KeywordIndex
+    from qa.runtime import build_runtime
+
+    rss0 = _rss_mb(os.getpid())
     t = time.perf_counter()
     passages = store.all_passages()
     read_passages = time.perf_counter() - t
+    rss1 = _rss_mb(os.getpid())
     t = time.perf_counter()
-    store.corpus_vectors()
-    read_vectors = time.perf_counter() - t
-    from qa.retrieve import KeywordIndex
-
-    t = time.perf_counter()
-    KeywordIndex(passages)
+    keyword = KeywordIndex(passages)
     bm25_s = time.perf_counter() - t
     del passages
+    rss2 = _rss_mb(os.getpid())
+    compact = sum(len(p.sentences) for p in keyword.passages if p is not None) > settings.retrieve.exact_max_sentences
+    t = time.perf_counter()
+    dense = DenseIndex.from_store(store, keyword.passages, keyword.by_id, embedder.dim, compact=compact)
+    read_vectors = time.perf_counter() - t
+    rss3 = _rss_mb(os.getpid())
+    result["memory_mb"] = {
+        "before_reading": round(rss0),
+        "passages_read": round(rss1 - rss0),
+        "keyword_index": round(rss2 - rss1),
+        "keyword_postings": keyword.postings,
+        "vectors_read_and_held": round(rss3 - rss2),
+        "vectors_held_by_us": round(dense.nbytes / 2**20),
+        "sentence_vectors": "int8" if compact else "float32",
+    }
+    del keyword, dense
+    print(f"memory: {result['memory_mb']}", flush=True)
     t = time.perf_counter()
     runtime = build_runtime(settings, embedder=embedder)
     result["index_build"] = {
@@ -347,7 +386,7 @@ def main() -> int:
     result["load_average_end"] = round(os.getloadavg()[0], 2)
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"scale-{args.passages}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    (out / f"scale-{result['passages']}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
     return 0
 

@@ -60,7 +60,7 @@ class RetrieveSettings(_Section):
     exact_max_sentences: int = Field(
         200_000, ge=0, description="Up to this many stored sentences, dense rankings are exact in memory; above, Chroma's HNSW."
     )
-    stale_after_s: float = Field(2.0, ge=0.0, description="Rebuild the index when the store's passage count has differed this long.")
+    stale_after_s: float = Field(2.0, ge=0.0, description="Rebuild the index when this process's own write has not reached it by then.")
 
 
 class AnswerSettings(_Section):

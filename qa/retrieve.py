@@ -20,13 +20,14 @@ import time
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from qa.config import RetrieveSettings
 from qa.embed import Embedder
 from qa.errors import InputError
-from qa.store import PassageStore, document_key
+from qa.store import PAGE, PassageStore, document_key
 from qa.terms import tokenize
 from qa.types import Hit, Passage
 
@@ -40,18 +41,33 @@ class KeywordIndex:
     deleting a document costs time in its own terms, not in the corpus. Scores depend on
     the live corpus only (document count, document frequencies, mean length), so after
     any sequence of changes they equal those of an index built from scratch.
+
+    Postings are numpy arrays grouped by term (CSR: about 8 bytes per distinct term of a
+    passage); those of passages added since the last merge wait in small per-term lists
+    and are merged into the arrays, dropping dead slots, once they grow past a share of them.
     """
 
     K1 = 1.5
     B = 0.75
+    # Recent postings are merged into the arrays past this many, or this share of the merged ones.
+    MERGE_MIN = 100_000
+    MERGE_SHARE = 0.125
+    # Deleting more passages than this recounts document frequencies from the postings instead.
+    RECOUNT_AFTER = 2_000
+    CHUNK = 5_000  # passages tokenized at a time
 
     def __init__(self, passages: Sequence[Passage]) -> None:
         self.passages: list[Passage | None] = []
         self.by_id: dict[str, int] = {}
-        self._counts: list[Counter[str] | None] = []
-        self._postings: dict[str, tuple[list[int], list[int]]] = {}
-        self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self._df: Counter[str] = Counter()
+        self._vocab: dict[str, int] = {}  # term -> term id
+        self._df = np.zeros(0, dtype=np.int64)  # live passages holding each term id
+        # Merged postings: term t's slots and term frequencies are _slots/_tfs[_ptr[t]:_ptr[t + 1]].
+        self._ptr = np.zeros(1, dtype=np.int64)
+        self._slots = np.zeros(0, dtype=np.int32)
+        self._tfs = np.zeros(0, dtype=np.float32)
+        self._recent: dict[int, tuple[list[int], list[int]]] = {}  # term id -> slots, tfs added since the merge
+        self._recent_n = 0
+        self._arrays: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # merged + recent of a queried term, joined once
         self._lengths = np.zeros(0, dtype=np.float64)
         self._live = np.zeros(0, dtype=bool)
         self._total_length = 0.0
@@ -77,49 +93,112 @@ class KeywordIndex:
         """Return, per slot, whether its passage is live."""
         return self._live
 
+    @property
+    def postings(self) -> int:
+        """Return how many (term, slot) postings the index holds, merged and recent."""
+        return len(self._slots) + self._recent_n
+
+    @staticmethod
+    def _texts(passages: Iterable[Passage]) -> list[str]:
+        return [p.heading + "\n" + p.text for p in passages]
+
+    def _term_ids(self, tokens: list[list[str]]) -> np.ndarray:
+        vocab = self._vocab
+        # setdefault evaluates len(vocab) first: a new term gets the next id.
+        return np.fromiter(
+            (vocab.setdefault(t, len(vocab)) for toks in tokens for t in toks), dtype=np.int64, count=sum(map(len, tokens))
+        )
+
     def add(self, passages: Sequence[Passage]) -> None:
         """Index passages (a passage already indexed under its id is replaced)."""
         self.delete([p.passage_id for p in passages if p.passage_id in self.by_id])
         if not passages:
             return
-        tokens = tokenize([p.heading + "\n" + p.text for p in passages])
         first = len(self.passages)
-        self._lengths = np.concatenate([self._lengths, np.array([len(t) for t in tokens], dtype=np.float64)])
+        # Tokenized a chunk at a time: a token list of 100,000 passages holds gigabytes of small strings.
+        parts = [self._postings_of(passages[i : i + self.CHUNK], first + i) for i in range(0, len(passages), self.CHUNK)]
+        lengths = np.concatenate([part[0] for part in parts])
+        terms, slots, tfs = (np.concatenate([part[k] for part in parts]) for k in (1, 2, 3))
+        self._lengths = np.concatenate([self._lengths, lengths.astype(np.float64)])
         self._live = np.concatenate([self._live, np.ones(len(passages), dtype=bool)])
         codes = np.array([self._code_of(p.source) for p in passages], dtype=np.int32)
         self._doc = np.concatenate([self._doc, codes])
         self._doc_live.update(codes.tolist())
-        for offset, (p, toks) in enumerate(zip(passages, tokens, strict=True)):
-            slot = first + offset
-            counts = Counter(toks)
+        self._total_length += float(lengths.sum())
+        for offset, p in enumerate(passages):
             self.passages.append(p)
-            self._counts.append(counts)
-            self.by_id[p.passage_id] = slot
-            self._total_length += len(toks)
-            for term, tf in counts.items():
-                slots, tfs = self._postings.setdefault(term, ([], []))
-                slots.append(slot)
-                tfs.append(tf)
-                self._arrays.pop(term, None)
-            self._df.update(counts.keys())
+            self.by_id[p.passage_id] = first + offset
+        if len(self._df) < len(self._vocab):
+            self._df = np.concatenate([self._df, np.zeros(len(self._vocab) - len(self._df), dtype=np.int64)])
+        self._df += np.bincount(terms, minlength=len(self._df))
+        if self._recent_n + len(terms) > max(self.MERGE_MIN, self.MERGE_SHARE * len(self._slots)):
+            self._merge(terms, slots, tfs)
+            return
+        for t, slot, tf in zip(terms.tolist(), slots.tolist(), tfs.tolist(), strict=True):
+            recent = self._recent.setdefault(t, ([], []))
+            recent[0].append(slot)
+            recent[1].append(tf)
+            self._arrays.pop(t, None)
+        self._recent_n += len(terms)
+
+    def _postings_of(self, passages: Sequence[Passage], first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Return the passages' token counts, and their (term id, slot, term frequency) postings."""
+        tokens = tokenize(self._texts(passages))
+        lengths = np.array([len(t) for t in tokens], dtype=np.int64)
+        tids = self._term_ids(tokens)
+        del tokens
+        n_terms = max(len(self._vocab), 1)
+        # One (slot, term) key per token; its count is the term frequency.
+        token_slots = np.repeat(np.arange(first, first + len(passages), dtype=np.int64), lengths)
+        keys, tfs = np.unique(token_slots * n_terms + tids, return_counts=True)
+        return lengths, (keys % n_terms).astype(np.int32), (keys // n_terms).astype(np.int32), tfs.astype(np.int32)
+
+    def _merge(self, terms: np.ndarray, slots: np.ndarray, tfs: np.ndarray) -> None:
+        """Rebuild the posting arrays from the merged, recent and given postings of live slots (O(postings) numpy)."""
+        old_terms = np.repeat(np.arange(len(self._ptr) - 1, dtype=np.int64), np.diff(self._ptr))
+        recent_terms = np.repeat(np.fromiter(self._recent.keys(), dtype=np.int64, count=len(self._recent)),
+                                 [len(v[0]) for v in self._recent.values()])
+        recent_slots = [s for v in self._recent.values() for s in v[0]]
+        recent_tfs = [f for v in self._recent.values() for f in v[1]]
+        all_terms = np.concatenate([old_terms, recent_terms, terms])
+        all_slots = np.concatenate([self._slots.astype(np.int64), np.array(recent_slots, dtype=np.int64), slots.astype(np.int64)])
+        all_tfs = np.concatenate([self._tfs, np.array(recent_tfs, dtype=np.float32), tfs.astype(np.float32)])
+        keep = self._live[all_slots]
+        all_terms, all_slots, all_tfs = all_terms[keep], all_slots[keep], all_tfs[keep]
+        order = np.lexsort((all_slots, all_terms))
+        self._slots = all_slots[order].astype(np.int32)
+        self._tfs = all_tfs[order]
+        self._ptr = np.concatenate([[0], np.cumsum(np.bincount(all_terms, minlength=len(self._vocab)))]).astype(np.int64)
+        self._recent, self._recent_n, self._arrays = {}, 0, {}
 
     def delete(self, passage_ids: Iterable[str]) -> None:
         """Forget passages by id (unknown ids are ignored)."""
+        gone: list[Passage] = []
         for pid in passage_ids:
             slot = self.by_id.pop(pid, None)
             if slot is None:
                 continue
-            counts = self._counts[slot]
+            passage = self.passages[slot]
             self.passages[slot] = None
-            self._counts[slot] = None
             self._live[slot] = False
             self._doc_live[int(self._doc[slot])] -= 1
             self._total_length -= float(self._lengths[slot])
-            if counts:
-                self._df.subtract(counts.keys())
-                for term in counts:
-                    if self._df[term] <= 0:
-                        del self._df[term]
+            if passage is not None:
+                gone.append(passage)
+        if len(gone) > self.RECOUNT_AFTER:
+            self._recount_df()
+        elif gone:
+            # Tokenizing the deleted texts again is cheaper than keeping every passage's terms.
+            for toks in tokenize(self._texts(gone)):
+                self._df[np.unique(self._term_ids([toks]))] -= 1
+
+    def _recount_df(self) -> None:
+        """Count every term's live passages from the postings (O(postings) numpy: for large deletes)."""
+        terms = np.repeat(np.arange(len(self._ptr) - 1, dtype=np.int64), np.diff(self._ptr))
+        df = np.bincount(terms[self._live[self._slots]], minlength=len(self._vocab)).astype(np.int64)
+        for t, (slots, _) in self._recent.items():
+            df[t] += int(self._live[np.array(slots, dtype=np.int64)].sum())
+        self._df = df
 
     def _code_of(self, source: str) -> int:
         code = self._source_code.get(source)
@@ -137,19 +216,27 @@ class KeywordIndex:
             raise InputError(f"documents: no document with id {listed} (GET /api/documents lists the ids)")
         return np.isin(self._doc, np.array(codes, dtype=np.int32)) & self._live
 
-    def _term_arrays(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
-        cached = self._arrays.get(term)
+    def _term_arrays(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = (int(self._ptr[tid]), int(self._ptr[tid + 1])) if tid + 1 < len(self._ptr) else (0, 0)
+        recent = self._recent.get(tid)
+        if recent is None:
+            return self._slots[lo:hi], self._tfs[lo:hi]  # views: no copy
+        cached = self._arrays.get(tid)
         if cached is None:
-            posting = self._postings.get(term)
-            if posting is None:
-                return None
-            cached = (np.asarray(posting[0], dtype=np.int64), np.asarray(posting[1], dtype=np.float64))
-            self._arrays[term] = cached
+            cached = (
+                np.concatenate([self._slots[lo:hi], np.array(recent[0], dtype=np.int32)]),
+                np.concatenate([self._tfs[lo:hi], np.array(recent[1], dtype=np.float32)]),
+            )
+            self._arrays[tid] = cached
         return cached
+
+    def _df_of(self, term: str) -> int:
+        tid = self._vocab.get(term)
+        return 0 if tid is None else int(self._df[tid])
 
     def idf(self, term: str) -> float:
         """Return the BM25 inverse document frequency of a term (highest for terms the corpus lacks)."""
-        n, df = self.size, self._df.get(term, 0)
+        n, df = self.size, self._df_of(term)
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
     def term_weights(self, question: str) -> tuple[tuple[str, float], ...]:
@@ -163,12 +250,10 @@ class KeywordIndex:
             return out.astype(np.float32)
         avg = self._total_length / self.size or 1.0
         for term in tokenize([question])[0]:  # a repeated question term counts again, as in bm25s
-            if term not in self._df:
+            tid = self._vocab.get(term)
+            if tid is None or self._df[tid] <= 0:
                 continue
-            arrays = self._term_arrays(term)
-            if arrays is None:
-                continue
-            slots, tf = arrays
+            slots, tf = self._term_arrays(tid)
             norm = self.K1 * (1.0 - self.B + self.B * self._lengths[slots] / avg)
             out[slots] += self.idf(term) * tf / (tf + norm)
         out[~self._live] = 0.0
@@ -176,10 +261,10 @@ class KeywordIndex:
 
 
 class _Rows:
-    """A float32 matrix that grows by appending rows, with spare capacity so appends rarely copy."""
+    """An array that grows by appending rows, with spare capacity so appends rarely copy."""
 
-    def __init__(self, dim: int, capacity: int = 0) -> None:
-        self._data = np.zeros((capacity, dim), dtype=np.float32)
+    def __init__(self, width: int | None, capacity: int = 0, dtype: type = np.float32) -> None:
+        self._data: np.ndarray = np.zeros((capacity,) if width is None else (capacity, width), dtype=dtype)
         self.n = 0
 
     @property
@@ -187,68 +272,175 @@ class _Rows:
         """Return the filled rows (a view, not a copy)."""
         return self._data[: self.n]
 
-    def append(self, rows: np.ndarray) -> None:
-        """Append rows, growing the capacity by a quarter when full (a copy, so rarely)."""
-        need = self.n + len(rows)
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """Return the element type."""
+        return self._data.dtype
+
+    def extend(self, rows: int) -> np.ndarray:
+        """Add rows of zeros, growing the capacity by a quarter when full (a copy, so rarely); return a view of them."""
+        need = self.n + rows
         if need > len(self._data):
-            grown = np.zeros((max(need, len(self._data) * 5 // 4 + 1024), self._data.shape[1]), dtype=np.float32)
+            grown = np.zeros((max(need, len(self._data) * 5 // 4 + 1024), *self._data.shape[1:]), dtype=self._data.dtype)
             grown[: self.n] = self._data[: self.n]
             self._data = grown
-        self._data[self.n : need] = rows
+        added = self._data[self.n : need]
         self.n = need
+        return added
+
+    def append(self, rows: np.ndarray) -> None:
+        """Append rows."""
+        self.extend(len(rows))[:] = rows
+
+
+def _quantize(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return int8 rows and the per-row scale that restores them (a row's dot product errs by about 1e-3)."""
+    scale = np.abs(rows).max(axis=1, initial=0.0) / 127.0
+    scale[scale == 0] = 1.0
+    return np.rint(rows / scale[:, None]).astype(np.int8), scale.astype(np.float32)
 
 
 class DenseIndex:
     """Passage and sentence vectors in memory, by keyword-index slot: pool scoring needs no store round trip.
 
     Each slot's sentence rows are contiguous, so the best-sentence score of a candidate is
-    one ``np.maximum.reduceat`` over one matrix product.
+    one ``np.maximum.reduceat`` over one matrix product. A ``compact`` index (a corpus past
+    ``retrieve.exact_max_sentences``, ranked by Chroma's HNSW) keeps sentence vectors as int8
+    with a scale per row (a quarter of float32's memory, only ever read for a pool) and no
+    passage vectors: a stored passage vector is the normalised mean of its sentence vectors
+    (PassageStore.add), so its similarity is the mean of theirs over the mean's norm, and only
+    that norm is kept, one float per passage.
     """
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, *, compact: bool = False) -> None:
+        self.dim = dim
+        self.compact = compact
         self.passages = _Rows(dim)
-        self.sentences = _Rows(dim)
+        self.sentences = _Rows(dim, dtype=np.int8 if compact else np.float32)
+        self.scales = _Rows(None)  # per sentence row, when compact
+        self.mean_norm = _Rows(None)  # per slot, when compact: the norm of the mean of its sentence vectors
         self.start = np.zeros(0, dtype=np.int64)  # first sentence row of each slot
         self.count = np.zeros(0, dtype=np.int64)  # sentence rows of each slot
-        self.sentence_slot = np.zeros(0, dtype=np.int64)
+        self.sentence_slot = np.zeros(0, dtype=np.int32)
 
     @classmethod
-    def from_store(cls, store: PassageStore, slots: dict[str, int], dim: int) -> DenseIndex:
-        """Return the vectors of every stored passage, in the given slots (one sort, no per-passage arrays)."""
-        ids, vectors, s_ids, s_k, s_vectors = store.corpus_vectors()
-        n = len(slots)
-        dense = cls(dim)
+    def from_store(
+        cls, store: PassageStore, passages: Sequence[Passage | None], slots: dict[str, int], dim: int, *, compact: bool
+    ) -> DenseIndex:
+        """Return the vectors of the passages (in slot order), read from the store a page at a time into their final rows."""
+        dense = cls(dim, compact=compact)
+        # Every passage has one stored sentence row per sentence (PassageStore.add checks it).
+        counts = np.array([0 if p is None else len(p.sentences) for p in passages], dtype=np.int64)
+        n, total = len(passages), int(counts.sum())
         # Room for about 5 % more without a copy: the first changes after start-up stay cheap.
-        dense.passages = _Rows(dim, n + n // 20 + 256)
-        dense.sentences = _Rows(dim, len(s_ids) + len(s_ids) // 20 + 1024)
-        p_matrix = np.zeros((n, dim), dtype=np.float32)
-        found = [(slots[pid], i) for i, pid in enumerate(ids) if pid in slots]
-        if found:
-            at, rows = np.array(found, dtype=np.int64).T
-            p_matrix[at] = vectors[rows]
-        s_slot = np.array([slots.get(pid, -1) for pid in s_ids], dtype=np.int64)
-        keep = s_slot >= 0
-        order = np.lexsort((s_k[keep], s_slot[keep]))
-        sentence_slot = s_slot[keep][order]
-        dense.passages.append(p_matrix)
-        dense.sentences.append(s_vectors[keep][order] if len(order) else np.zeros((0, dim), dtype=np.float32))
-        dense.count = np.bincount(sentence_slot, minlength=n).astype(np.int64)
-        dense.start = np.concatenate([[0], np.cumsum(dense.count)[:-1]]).astype(np.int64)
-        dense.sentence_slot = sentence_slot
+        dense.passages = _Rows(dim, 0 if compact else n + n // 20 + 256)
+        dense.mean_norm = _Rows(None, n + n // 20 + 256 if compact else 0)
+        dense.sentences = _Rows(dim, total + total // 20 + 1024, dtype=np.int8 if compact else np.float32)
+        dense.scales = _Rows(None, total + total // 20 + 1024 if compact else 0)
+        s_rows = dense.sentences.extend(total)
+        scales = dense.scales.extend(total) if compact else None
+        dense.count = counts
+        dense.start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        dense.sentence_slot = np.repeat(np.arange(n, dtype=np.int32), counts)
+        if not compact:
+            p_rows = dense.passages.extend(n)
+            offset = 0
+            while True:
+                ids, vectors = store.vector_page(sentences=False, offset=offset)
+                at = np.array([slots.get(pid, -1) for pid in ids], dtype=np.int64)
+                p_rows[at[at >= 0]] = vectors[at >= 0]
+                if len(ids) < PAGE:
+                    break
+                offset += PAGE
+        offset = 0
+        while True:
+            ids, vectors = store.vector_page(sentences=True, offset=offset)
+            split = [sid.rpartition(":") for sid in ids]
+            slot = np.array([slots.get(pid, -1) for pid, _, _ in split], dtype=np.int64)
+            k = np.array([int(k) for _, _, k in split], dtype=np.int64)
+            ok = (slot >= 0) & (k < counts[np.maximum(slot, 0)])  # orphans (a crash between writes) are left out
+            rows = dense.start[slot[ok]] + k[ok]
+            if compact and scales is not None:
+                s_rows[rows], scales[rows] = _quantize(vectors[ok])
+            else:
+                s_rows[rows] = vectors[ok]
+            if len(ids) < PAGE:
+                break
+            offset += PAGE
+        if compact:
+            norms = dense.mean_norm.extend(n)
+            for first in range(0, n, PAGE):
+                norms[first : first + PAGE] = dense._mean_norms(first, min(n, first + PAGE))
         return dense
+
+    def _mean_norms(self, first: int, end: int) -> np.ndarray:
+        """Return, for slots first..end-1 of a compact index, the norm of the mean of their sentence vectors."""
+        counts = self.count[first:end]
+        lo = int(self.start[first])
+        hi = int(self.start[end - 1] + counts[-1])
+        block = self.sentences.view[lo:hi].astype(np.float32) * self.scales.view[lo:hi, None]
+        sums = np.zeros((end - first, self.dim), dtype=np.float32)
+        has = counts > 0
+        if has.any():
+            sums[has] = np.add.reduceat(block, (self.start[first:end] - lo)[has], axis=0)
+        return np.asarray(np.linalg.norm(sums / np.maximum(counts, 1)[:, None], axis=1), dtype=np.float32)
+
+    def passage_sims(self, slots: np.ndarray, sims: np.ndarray, offsets: np.ndarray, qvec: np.ndarray) -> np.ndarray:
+        """Return the similarity of the question to the slots' passage vectors (``sims``: their sentences', at ``offsets``)."""
+        if not self.compact:
+            return np.asarray(self.passages.view[slots] @ qvec, dtype=np.float32)
+        counts = np.diff(offsets)
+        has = counts > 0
+        total = np.zeros(len(slots), dtype=np.float32)
+        if has.any():
+            total[has] = np.add.reduceat(sims, offsets[:-1][has])
+        norm = self.mean_norm.view[slots]
+        out = np.zeros(len(slots), dtype=np.float32)
+        ok = has & (norm > 0)
+        out[ok] = total[ok] / counts[ok] / norm[ok]
+        return out
+
+    @property
+    def exact(self) -> bool:
+        """Return True when the sentence vectors are float32 (exact rankings possible)."""
+        return not self.compact
+
+    @property
+    def nbytes(self) -> int:
+        """Return the bytes the vectors take, capacity included."""
+        return sum(int(r._data.nbytes) for r in (self.passages, self.sentences, self.scales, self.mean_norm))
+
+    def sentence_sims(self, rows: np.ndarray, qvec: np.ndarray) -> np.ndarray:
+        """Return the similarity of the question to the given sentence rows."""
+        if not len(rows):
+            return np.zeros(0, dtype=np.float32)
+        block = self.sentences.view[rows]
+        if not self.compact:
+            return block @ qvec
+        return (block.astype(np.float32) @ qvec) * self.scales.view[rows]
 
     def add(self, passage_vectors: np.ndarray, sentence_vectors: Sequence[np.ndarray]) -> None:
         """Append the vectors of new slots, in slot order."""
-        first = self.passages.n
-        self.passages.append(passage_vectors)
+        first = len(self.count)
+        if not self.compact:
+            self.passages.append(passage_vectors)
         counts = np.array([len(m) for m in sentence_vectors], dtype=np.int64)
         starts = self.sentences.n + np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        dim = passage_vectors.shape[1]
         stacked = [m for m in sentence_vectors if len(m)]
-        self.sentences.append(np.concatenate(stacked) if stacked else np.zeros((0, dim), dtype=np.float32))
+        rows = np.concatenate(stacked) if stacked else np.zeros((0, self.dim), dtype=np.float32)
+        if self.compact:
+            quantized, scale = _quantize(rows)
+            self.sentences.append(quantized)
+            self.scales.append(scale)
+        else:
+            self.sentences.append(rows)
         self.start = np.concatenate([self.start, starts])
         self.count = np.concatenate([self.count, counts])
-        self.sentence_slot = np.concatenate([self.sentence_slot, np.repeat(np.arange(first, first + len(counts)), counts)])
+        self.sentence_slot = np.concatenate(
+            [self.sentence_slot, np.repeat(np.arange(first, first + len(counts), dtype=np.int32), counts)]
+        )
+        if self.compact and len(counts):
+            self.mean_norm.append(self._mean_norms(first, first + len(counts)))
 
 
 @dataclass(frozen=True)
@@ -282,9 +474,10 @@ def _top(scores: np.ndarray, n: int) -> np.ndarray:
 class CorpusIndex:
     """The keyword index and the dense vectors of one corpus, slot-aligned, changed together under one lock."""
 
-    def __init__(self, keyword: KeywordIndex, dense: DenseIndex) -> None:
+    def __init__(self, keyword: KeywordIndex, dense: DenseIndex, version: str) -> None:
         self.keyword = keyword
         self.dense = dense
+        self.version = version  # the store's corpus version this index reflects
 
 
 class HybridRetriever:
@@ -294,8 +487,9 @@ class HybridRetriever:
     and changed incrementally by ``apply_change``; a full rebuild runs in a background
     thread while the previous index keeps answering. Below ``retrieve.exact_max_sentences``
     the dense rankings are exact matrix products in memory; above it they come from
-    Chroma's HNSW indexes (two queries). Either way the store gets one cheap ``count()``
-    per question, so a `qa ingest` by another process is noticed.
+    Chroma's HNSW indexes (two queries), and sentence vectors are held as int8. Either way
+    the store gets one cheap read of its corpus version per question, so a `qa ingest` by
+    another process is noticed.
     """
 
     def __init__(self, store: PassageStore, embedder: Embedder, settings: RetrieveSettings) -> None:
@@ -304,17 +498,24 @@ class HybridRetriever:
         self.settings = settings
         self._lock = threading.Lock()  # guards the index while it changes in place (milliseconds per document)
         self._refreshing: threading.Thread | None = None
-        self._pending: list[tuple[list[Passage], list[str]]] | None = None  # changes that arrive during a rebuild
+        # Changes that arrive during a rebuild, each with the corpus version it left the store at.
+        self._pending: list[tuple[list[Passage], list[str], str | None]] | None = None
         self._mismatch_since: float | None = None
         self._index = self._build()
 
     def _build(self) -> CorpusIndex:
         started = time.perf_counter()
+        version = self.store.version()  # read first: a write during the build leaves the index behind, never ahead
         passages = self.store.all_passages()
         keyword = KeywordIndex(passages)
-        dense = DenseIndex.from_store(self.store, keyword.by_id, self.embedder.dim)
-        log.info("corpus index built over %d passages in %.1f s", keyword.size, time.perf_counter() - started)
-        return CorpusIndex(keyword, dense)
+        del passages  # the keyword index holds them, by slot
+        compact = sum(len(p.sentences) for p in keyword.passages if p is not None) > self.settings.exact_max_sentences
+        dense = DenseIndex.from_store(self.store, keyword.passages, keyword.by_id, self.embedder.dim, compact=compact)
+        log.info(
+            "corpus index built over %d passages (%d sentence rows%s, %.0f MB of vectors) in %.1f s",
+            keyword.size, dense.sentences.n, ", int8" if compact else "", dense.nbytes / 1e6, time.perf_counter() - started,
+        )
+        return CorpusIndex(keyword, dense, version)
 
     def _add_vectors(
         self, dense: DenseIndex, passages: Sequence[Passage], vectors: dict[str, np.ndarray], sentences: dict[str, np.ndarray]
@@ -335,8 +536,9 @@ class HybridRetriever:
                 self._pending = None
             raise
         with self._lock:
-            for added, removed in self._pending or []:
+            for added, removed, version in self._pending or []:
                 self._apply(index, added, removed)
+                index.version = version or index.version
             self._pending = None
             self._index = index
 
@@ -371,10 +573,16 @@ class HybridRetriever:
         if missing:
             raise ValueError(f"{len(missing)} added passages are not in the store (first: {missing[0]}); write them before apply_change")
         removed = list(removed_ids)
+        # The store's version after this process's own write: the index reflects it once the change is in. Had
+        # another process written since, the version is not ours, and that write is caught by the next check.
+        version = self.store.version()
+        ours = version if version == self.store.last_written_version else None
         with self._lock:
             self._apply(self._index, added, removed, vectors, sentences)
+            if ours is not None:
+                self._index.version = ours
             if self._pending is not None:
-                self._pending.append((added, removed))
+                self._pending.append((added, removed, ours))
         ms = (time.perf_counter() - started) * 1000
         log.info("index updated in %.1f ms: %d passages added, %d removed", ms, len(added), len(removed))
 
@@ -427,8 +635,8 @@ class HybridRetriever:
         counts = dense.count[slots]
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         rows = np.repeat(dense.start[slots] - offsets[:-1], counts) + np.arange(int(offsets[-1]))
-        p_sims = dense.passages.view[slots] @ qvec
-        s_sims = dense.sentences.view[rows] @ qvec if len(rows) else np.zeros(0, dtype=np.float32)
+        s_sims = dense.sentence_sims(rows, qvec)
+        p_sims = dense.passage_sims(slots, s_sims, offsets, qvec)
         return slots[_top(p_sims, c)], np.repeat(slots, counts)[_top(s_sims, c)]
 
     def _pool(
@@ -455,46 +663,49 @@ class HybridRetriever:
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         # Row numbers of every sentence of every pooled slot, without a Python loop.
         rows = np.repeat(dense.start[slots] - offsets[:-1], counts) + np.arange(int(offsets[-1]))
-        sims = dense.sentences.view[rows] @ qvec if len(rows) else np.zeros(0, dtype=np.float32)
+        sims = dense.sentence_sims(rows, qvec)
         best = np.zeros(len(slots), dtype=np.float32)
         has = counts > 0
         if has.any():
             best[has] = np.maximum.reduceat(sims, offsets[:-1][has])
         return _Pool(
             slots=slots,
-            dense=(dense.passages.view[slots] @ qvec).astype(np.float32),
+            dense=dense.passage_sims(slots, sims, offsets, qvec),
             sentence=best,
             keyword=kw_all[slots].astype(np.float32),
             sentence_sims=sims.astype(np.float32),
             sentence_start=offsets,
         )
 
-    def _notice_store_changes(self, stored: int) -> None:
-        """Rebuild in the background when the store has held another number of passages for a while."""
-        size = self._index.keyword.size
-        if stored == size:
+    def check_store(self) -> None:
+        """Read the store's corpus version once; when another process changed the store, rebuild in the background."""
+        version = self.store.version()
+        index = self._index
+        if version == index.version:
             self._mismatch_since = None
+            return
+        if index.keyword.size == 0 and self._pending is None:
+            self.refresh()  # nothing to answer from meanwhile
             return
         now = time.monotonic()
-        if size == 0:
-            self.refresh()
-            return
-        # A writer in this process updates the store first and the index a moment later: only a lasting
-        # difference means another process (`qa ingest`) changed the store.
-        if self._mismatch_since is None:
-            self._mismatch_since = now
-        if now - self._mismatch_since >= self.settings.stale_after_s:
-            log.info("the store holds %d passages, the index %d: rebuilding it in the background", stored, size)
-            self._mismatch_since = None
-            self.refresh_in_background()
+        # This process's own write (PassageStore.add/delete) reaches the index by apply_change a moment later:
+        # only a version that stays behind for a while needs a rebuild. Another process's version needs one now.
+        if version == self.store.last_written_version:
+            self._mismatch_since = self._mismatch_since or now
+            if now - self._mismatch_since < self.settings.stale_after_s:
+                return
+        self._mismatch_since = None
+        if self._refreshing is None or not self._refreshing.is_alive():
+            log.info("another process changed the store (corpus version %s); rebuilding the index in the background", version[:8])
+        self.refresh_in_background()
 
     def retrieve(
         self, question: str, top_k: int | None = None, qvec: np.ndarray | None = None, *, documents: Collection[str] | None = None
     ) -> list[Hit]:
         """Return the top-k passages for the question, best first (only from ``documents``, by id, when given)."""
         k = top_k or self.settings.top_k
-        # One cheap round trip notices a `qa ingest` run by another process.
-        self._notice_store_changes(self.store.count())
+        # One cheap read notices a `qa ingest` run by another process.
+        self.check_store()
         index = self._index
         if index.keyword.size == 0:
             if documents:
@@ -503,7 +714,7 @@ class HybridRetriever:
         if qvec is None:
             qvec = self.embed_query(question)
         c = self.settings.candidates
-        exact = index.dense.sentences.n <= self.settings.exact_max_sentences
+        exact = index.dense.exact and index.dense.sentences.n <= self.settings.exact_max_sentences
         if not exact and documents is None:  # Chroma's HNSW indexes, queried outside the lock
             p_ids = [pid for pid, _ in self.store.query(qvec, c)]
             s_ids = self.store.query_sentences(qvec, c)
@@ -516,9 +727,6 @@ class HybridRetriever:
                 p_slots, s_slots = self._exact_candidates(index, qvec, c)
             else:
                 by_id = index.keyword.by_id
-                unknown = [pid for pid in (*p_ids, *s_ids) if pid not in by_id]
-                if unknown:
-                    self._mismatch_since = self._mismatch_since or time.monotonic()
                 p_slots = np.array([by_id[p] for p in p_ids if p in by_id], dtype=np.int64)
                 s_slots = np.array([by_id[p] for p in s_ids if p in by_id], dtype=np.int64)
             pool = self._pool(index, question, qvec, p_slots, s_slots, allowed)

@@ -22,6 +22,7 @@ from qa.types import Passage
 log = logging.getLogger(__name__)
 
 _GET_PAGE = 5000
+PAGE = _GET_PAGE  # rows per paged read (readers page with it too)
 # Collection metadata key whose value changes on every write: other processes compare it to notice changes.
 VERSION_KEY = "corpus_version"
 
@@ -152,6 +153,7 @@ class PassageStore:
         self.quantize = quantize
         self._col: Any = None
         self._sents: Any = None
+        self.last_written_version = ""  # the corpus version of this object's latest write
         try:
             self._open(create=create)
         except StoreError:
@@ -259,11 +261,12 @@ class PassageStore:
 
     @_chroma
     def version(self) -> str:
-        """Return the corpus version: it changes with every write by any process."""
-        if self.name not in _names(self._client):
-            return ""
-        if self._col is None:  # another process created the store since this one opened it
-            self._open(create=True)
+        """Return the corpus version ("" before the first write): it changes with every write by any process (one read)."""
+        if self._col is None:
+            if self.name not in _names(self._client):
+                return ""
+            self._open(create=True)  # another process created the store since this one opened it
+        # A fresh handle: the metadata of the one we hold is what Chroma returned when it was opened.
         col = self._client.get_collection(name=self.name, embedding_function=None)
         return str((col.metadata or {}).get(VERSION_KEY, ""))
 
@@ -272,6 +275,8 @@ class PassageStore:
         meta = {k: v for k, v in (self._col.metadata or {}).items() if not k.startswith("hnsw:")}
         meta[VERSION_KEY] = uuid.uuid4().hex
         self._col.modify(metadata=meta)
+        # A reader in this process tells its own writes (applied in place a moment later) from another process's.
+        self.last_written_version = meta[VERSION_KEY]
 
     @_chroma
     def ids(self) -> set[str]:
@@ -421,34 +426,18 @@ class PassageStore:
         return {pid: np.asarray(e, dtype=np.float32) for pid, e in zip(page["ids"], page["embeddings"], strict=False)}
 
     @_chroma
-    def corpus_vectors(self) -> tuple[list[str], np.ndarray, list[str], np.ndarray, np.ndarray]:
-        """Return every passage id and vector, and every sentence row's passage id, position and vector (paged reads)."""
-        if self._col is None or self._sents is None:
-            empty = np.zeros((0, self.dim), dtype=np.float32)
-            return [], empty, [], np.zeros(0, dtype=np.int64), empty
-        ids: list[str] = []
-        blocks: list[np.ndarray] = []
-        offset = 0
-        while True:
-            page = self._col.get(include=["embeddings"], limit=_GET_PAGE, offset=offset)
-            ids.extend(page["ids"])
-            blocks.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(-1, self.dim))
-            if len(page["ids"]) < _GET_PAGE:
-                break
-            offset += _GET_PAGE
-        s_ids: list[str] = []
-        s_k: list[int] = []
-        s_blocks: list[np.ndarray] = []
-        offset = 0
-        while True:
-            page = self._sents.get(include=["embeddings", "metadatas"], limit=_GET_PAGE, offset=offset)
-            s_ids.extend(str(m["passage_id"]) for m in page["metadatas"])
-            s_k.extend(int(m["k"]) for m in page["metadatas"])
-            s_blocks.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(-1, self.dim))
-            if len(page["ids"]) < _GET_PAGE:
-                break
-            offset += _GET_PAGE
-        return ids, np.concatenate(blocks), s_ids, np.asarray(s_k, dtype=np.int64), np.concatenate(s_blocks)
+    def vector_page(self, *, sentences: bool, offset: int, limit: int = _GET_PAGE) -> tuple[list[str], np.ndarray]:
+        """Return one page of stored ids and vectors (passage rows, or sentence rows whose ids are ``<passage id>:<k>``)."""
+        col = self._sents if sentences else self._col
+        if col is None:
+            return [], np.zeros((0, self.dim), dtype=np.float32)
+        page = col.get(include=["embeddings"], limit=limit, offset=offset)
+        return list(page["ids"]), np.asarray(page["embeddings"], dtype=np.float32).reshape(-1, self.dim)
+
+    @_chroma
+    def sentence_count(self) -> int:
+        """Return the number of stored sentence rows."""
+        return 0 if self._sents is None else int(self._sents.count())
 
     @_chroma
     def sentence_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:

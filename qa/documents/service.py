@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 MAX_NAME_CHARS = 255
 WRITER_NICE = 10
-# Server mode: how often a serving process asks the store whether another process changed it.
+# Server mode: how often a serving process reads the store's corpus version to notice another process's writes.
 POLL_S = 1.0
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 INTERRUPTED = "interrupted: the server stopped before this job finished; nothing of it is in the store, upload the file again"
@@ -77,7 +77,7 @@ class DocumentService:
         *,
         max_file_bytes: int,
         apply_change: Callable[[Sequence[Passage], Collection[str]], None],
-        refresh: Callable[[], None],
+        check_store: Callable[[], None],
         lock: WriterLock | None = None,
         poll: bool = False,
     ) -> None:
@@ -86,12 +86,11 @@ class DocumentService:
         self.store = library.store
         self.max_file_bytes = max_file_bytes
         self._apply_change = apply_change
-        self._refresh = refresh
+        self._check_store = check_store
         self._lock = lock
         library.on_change = self._changed
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-writer", initializer=_yield_to_questions)
         self._stop = threading.Event()
-        self._seen_version = ""
         self._poller = threading.Thread(target=self._poll, name="qa-corpus-version", daemon=True) if poll else None
 
     def start(self) -> DocumentService:
@@ -100,7 +99,6 @@ class DocumentService:
         if failed:
             log.warning("%d jobs were interrupted by a restart and are reported failed", failed)
         self._pool.submit(self.library.recover).result()
-        self._seen_version = self.store.version()
         if self._poller is not None:
             self._poller.start()
         return self
@@ -116,27 +114,18 @@ class DocumentService:
 
     def _changed(self, added: Sequence[Passage], removed: Collection[str]) -> None:
         self._apply_change(added, removed)
-        self._seen_version = self.store.version()
 
     def _poll(self) -> None:
-        """Rebuild the keyword index once when another process changed the store (server mode)."""
+        """Have the index check the store's corpus version every POLL_S, questions or not (server mode).
+
+        The check is the one each question makes: a version another process wrote starts a rebuild
+        in the background while the current index answers; changes made here meanwhile are replayed onto it.
+        """
         while not self._stop.wait(POLL_S):
             try:
-                version = self.store.version()
-                if version and version != self._seen_version:
-                    # Run on the writer thread: one rebuild, never beside our own change.
-                    self._pool.submit(self._remote_change, version).result()
+                self._check_store()
             except QAError as exc:
                 log.warning("cannot read the corpus version: %s", exc)
-            except RuntimeError:
-                return  # the pool shut down
-
-    def _remote_change(self, version: str) -> None:
-        if version == self._seen_version:
-            return
-        log.info("another process changed the store (corpus version %s); rebuilding the keyword index", version[:8])
-        self._seen_version = version
-        self._refresh()
 
     def _run_upload(self, job: Job, files: list[tuple[str, bytes]]) -> None:
         job.state = "running"
@@ -236,7 +225,7 @@ def open_service(runtime: Any, *, url: str | None = None) -> DocumentService:
             library,
             max_file_bytes=settings.limits.max_file_bytes,
             apply_change=runtime.retriever.apply_change,
-            refresh=runtime.retriever.refresh,
+            check_store=runtime.retriever.check_store,
             lock=lock,
             poll=not embedded,
         )

@@ -28,7 +28,7 @@ def runtime(settings: Settings, ephemeral_client: Any, tmp_path: Path) -> Iterat
     rt = fake_runtime(small, ephemeral_client, tmp_path / "docs")
     library = open_library(small, rt.store, rt.embedder)
     rt.documents = DocumentService(
-        library, max_file_bytes=small.limits.max_file_bytes, apply_change=rt.retriever.apply_change, refresh=rt.retriever.refresh
+        library, max_file_bytes=small.limits.max_file_bytes, apply_change=rt.retriever.apply_change, check_store=rt.retriever.check_store
     ).start()
     yield rt
     rt.documents.close()

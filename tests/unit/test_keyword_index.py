@@ -40,7 +40,14 @@ def test_scores_match_bm25s_on_a_fresh_corpus() -> None:
         assert np.allclose(index.scores(q), reference.get_scores(known), atol=1e-4)
 
 
-def test_adds_and_deletes_score_exactly_as_a_full_rebuild() -> None:
+@pytest.mark.parametrize(("merge_min", "recount_after"), [(100_000, 2_000), (0, 2_000), (150, 2_000), (150, 0)])
+def test_adds_and_deletes_score_exactly_as_a_full_rebuild(merge_min: int, recount_after: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Recent postings kept in lists, merged into the arrays on every add, or now and then; document
+    # frequencies decremented per deleted passage, or recounted from the postings.
+    monkeypatch.setattr(KeywordIndex, "MERGE_MIN", merge_min)
+    monkeypatch.setattr(KeywordIndex, "MERGE_SHARE", 0.0 if merge_min == 0 else 0.125)
+    monkeypatch.setattr(KeywordIndex, "RECOUNT_AFTER", recount_after)
+    monkeypatch.setattr(KeywordIndex, "CHUNK", 7)  # passages tokenized a few at a time
     rng = random.Random(7)
     first, later = _passages(80, seed=2), _passages(40, seed=3)
     index = KeywordIndex(first)

@@ -187,3 +187,59 @@ def test_an_unknown_or_deleted_document_id_is_an_error_naming_it(retriever: Hybr
     retriever.apply_change([], fruit)
     with pytest.raises(InputError, match=document_key("fruit.txt")):
         retriever.retrieve("bananas", documents=[document_key("fruit.txt")])
+
+
+def test_a_compact_index_past_the_exact_limit_ranks_as_the_exact_one(retriever: HybridRetriever, settings: Settings) -> None:
+    compact = HybridRetriever(retriever.store, retriever.embedder, settings.retrieve.model_copy(update={"exact_max_sentences": 0}))
+    assert compact._index.dense.compact and compact._index.dense.sentences.dtype == np.int8
+    assert compact._index.dense.passages.n == 0  # no passage vectors held
+    assert not retriever._index.dense.compact
+    for q in ("Which river flows through Paris?", "yellow fruit", "Budapest", "orchards"):
+        a, b = retriever.retrieve(q, top_k=4), compact.retrieve(q, top_k=4)
+        assert [h.passage.passage_id for h in a] == [h.passage.passage_id for h in b]
+        # int8 with a scale per row, and passage similarity from the sentences': each within about 1e-2 of float32's.
+        assert np.allclose([h.dense for h in a], [h.dense for h in b], atol=1e-2)
+        for x, y in zip(a, b, strict=True):
+            assert np.allclose(x.sentence_sims, y.sentence_sims, atol=1e-2)
+
+
+def test_apply_change_on_a_compact_index_matches_a_compact_rebuild(retriever: HybridRetriever, settings: Settings) -> None:
+    from qa.ingest.split import split_document, with_sentences
+    from qa.types import Document
+
+    compact_settings = settings.retrieve.model_copy(update={"exact_max_sentences": 0})
+    compact = HybridRetriever(retriever.store, retriever.embedder, compact_settings)
+    store, emb = retriever.store, retriever.embedder
+    new = [with_sentences(p) for p in split_document(Document("stars.txt", "Sirius is the brightest star. Vega is bright too."), sentences=False)]
+    store.add(new, [emb.embed([p.text[s:e] for s, e in p.sentences]) for p in new])
+    compact.apply_change(new, [])
+    fresh = HybridRetriever(store, emb, compact_settings)
+    for q in ("brightest star", "Which river flows through Paris?", "bananas"):
+        _same_hits(compact.retrieve(q, top_k=5), fresh.retrieve(q, top_k=5))
+
+
+def test_another_processs_write_is_rebuilt_at_once_and_our_own_waits_for_apply_change(
+    retriever: HybridRetriever, settings: Settings, ephemeral_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa.ingest.split import split_document, with_sentences
+    from qa.types import Document
+
+    retriever.settings = retriever.settings.model_copy(update={"stale_after_s": 60.0})
+    rebuilds: list[int] = []
+    real = retriever.refresh_in_background
+    monkeypatch.setattr(retriever, "refresh_in_background", lambda: (rebuilds.append(1), real())[1])
+    emb = retriever.embedder
+    ours = [with_sentences(p) for p in split_document(Document("ours.txt", "Quokkas live on Rottnest Island."), sentences=False)]
+    retriever.store.add(ours, [emb.embed([p.text[s:e] for s, e in p.sentences]) for p in ours])
+    retriever.retrieve("quokkas")  # our own write: apply_change is on its way, the index waits for it
+    assert rebuilds == []
+    retriever.apply_change(ours, [])
+    assert retriever._index.version == retriever.store.version()
+    other = open_store(settings, emb, ephemeral_client)  # another writer: its version is not this store's own
+    theirs = [with_sentences(p) for p in split_document(Document("theirs.txt", "Wombats dig long burrows."), sentences=False)]
+    other.add(theirs, [emb.embed([p.text[s:e] for s, e in p.sentences]) for p in theirs])
+    retriever.retrieve("wombats")
+    assert rebuilds == [1]
+    retriever.wait_for_refresh(timeout=30)
+    assert retriever.retrieve("Which animal digs burrows?", top_k=1)[0].passage.source == "theirs.txt"
+    assert retriever._index.version == other.version()
