@@ -19,11 +19,6 @@ QUESTION = "Who is the U.S. Secretary of State?"
 
 
 @pytest.fixture
-def runtime(settings: Settings, ephemeral_client: Any, tmp_path: Path) -> Runtime:
-    return fake_runtime(settings, ephemeral_client, tmp_path / "docs")
-
-
-@pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
     with TestClient(create_app(runtime)) as c:
         yield c

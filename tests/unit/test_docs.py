@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from qa.api import create_app
-from qa.config import Settings
 from qa.runtime import Runtime
-from tests.fake_runtime import fake_runtime
 
 ASSET = re.compile(r"""(?:src|href|spec-url)\s*=\s*["']([^"']+)["']""")
 SPEC_URL = re.compile(r"""url:\s*'([^']+)'""")
-
-
-@pytest.fixture
-def runtime(settings: Settings, ephemeral_client: Any, tmp_path: Path) -> Runtime:
-    return fake_runtime(settings, ephemeral_client, tmp_path / "docs")
 
 
 def _keyed(runtime: Runtime) -> Runtime:

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 
 from qa.api.mcp import server
-from qa.config import Settings
 from qa.runtime import Runtime
-from tests.fake_runtime import fake_runtime
-
-
-@pytest.fixture
-def runtime(settings: Settings, ephemeral_client: Any, tmp_path: Path) -> Runtime:
-    return fake_runtime(settings, ephemeral_client, tmp_path / "docs")
 
 
 async def _calls(runtime: Runtime, calls: list[tuple[str, dict[str, Any]]]) -> tuple[list[str], list[Any]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,18 +11,11 @@ from fastapi.testclient import TestClient
 
 from qa.api import create_app
 from qa.api.openai import ChatMessage, remainder, to_question
-from qa.config import Settings
 from qa.errors import InputError
 from qa.runtime import Runtime
 from qa.types import REFUSAL
-from tests.fake_runtime import fake_runtime
 
 QUESTION = "Who is the U.S. Secretary of State?"
-
-
-@pytest.fixture
-def runtime(settings: Settings, ephemeral_client: Any, tmp_path: Path) -> Runtime:
-    return fake_runtime(settings, ephemeral_client, tmp_path / "docs")
 
 
 @pytest.fixture

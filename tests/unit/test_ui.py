@@ -1,23 +1,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from qa.config import Settings
 from qa.runtime import Runtime
-from tests.fake_runtime import fake_runtime
 from ui.format import EMPTY_PANEL, answer_text
 
 gr = pytest.importorskip("gradio")
 
 from ui.app import build_blocks, make_respond, with_saving  # noqa: E402
-
-
-@pytest.fixture
-def runtime(settings: Settings, ephemeral_client: Any, tmp_path: Path) -> Runtime:
-    return fake_runtime(settings, ephemeral_client, tmp_path / "docs")
 
 
 def test_answer_streams_in_then_fills_the_panel(runtime: Runtime) -> None:
