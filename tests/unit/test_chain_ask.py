@@ -41,11 +41,17 @@ def _without_timings(answer: Any) -> dict[str, Any]:
         ("thanks", [{"role": "user", "content": "Who is Wang Yi?"}, {"role": "assistant", "content": "A diplomat. [1]"}], None),
     ],
 )
-def test_ask_equals_invoking_the_runnable(chain: AnswerChain, question: str, history: list[dict[str, str]], top_k: int | None) -> None:
-    direct = chain.ask(question, history, top_k)
-    invoked = chain.chain.invoke({"question": question, "history": history, "top_k": top_k, "documents": None})
-    assert _without_timings(direct) == _without_timings(invoked)
-    assert set(direct.timings_ms) == set(invoked.timings_ms)
+def test_ask_goes_through_the_runnable(chain: AnswerChain, question: str, history: list[dict[str, str]], top_k: int | None) -> None:
+    from langchain_core.runnables import RunnableLambda
+
+    original = chain.chain
+    seen: list[Any] = []
+    chain.chain = RunnableLambda(lambda inputs: seen.append(inputs) or inputs) | original
+    answer = chain.ask(question, history, top_k)
+    assert seen == [{"question": question, "history": history, "top_k": top_k, "documents": None}]
+    invoked = original.invoke({"question": question, "history": history, "top_k": top_k, "documents": None})
+    assert _without_timings(answer) == _without_timings(invoked)
+    assert set(answer.timings_ms) == set(invoked.timings_ms)
 
 
 @pytest.mark.parametrize("question, top_k", [("", None), ("???", None), ("Who?", 0)])
