@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from qa.answer.base import Answerer, Draft, Flow
 from qa.answer.extractive import extract
-from qa.answer.unknown_names import Vocabulary, unknown_name
+from qa.answer.unknown_names import Vocabulary, not_mentioned, unknown_name
 from qa.config import AnswerSettings
 from qa.errors import ConfigError
 from qa.language import tokenize
@@ -86,8 +86,7 @@ class ExtractiveAnswerer:
             # The cheap test first: the corpus is asked only about questions whose answer is weak.
             if best.support < s.refuse_below * UNKNOWN_NAME_SHARE and (name := unknown_name(asked, self.vocabulary)):
                 log.info("refused: the documents never write %r together (best support %.2f)", name, best.support)
-                reason = f"The documents do not mention “{name}”."
-                return Draft(text="", citations=(), removed=(Unsupported(best.quote, best.support, reason),))
+                return Draft(text="", citations=(), removed=(Unsupported(best.quote, best.support, not_mentioned(name)),))
         return Draft(text=text, citations=citations)
 
     def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Draft]:

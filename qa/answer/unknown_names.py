@@ -17,6 +17,7 @@ from typing import Protocol
 
 from qa.language import names, tokenize
 
+NOT_MENTIONED = "The documents do not mention"
 # "Tesla and Edison", "Yale & Harvard": two names, each of which may be known on its own.
 _JOINED = re.compile(r"\s+(?:and|&)\s+", re.IGNORECASE)
 
@@ -45,3 +46,8 @@ def unknown_name(question: str, vocabulary: Vocabulary) -> str | None:
             if not any(vocabulary.written_together(a, b) for a, b in pairwise(tokens)):
                 return part
     return None
+
+
+def not_mentioned(name: str) -> str:
+    """Return the reason shown beside the refusal: "The documents do not mention “New France”."."""
+    return f"{NOT_MENTIONED} “{name}”."

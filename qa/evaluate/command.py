@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from qa.answer.unknown_names import NOT_MENTIONED
 from qa.config import Settings
 from qa.errors import InputError
 from qa.evaluate.datasets import Corpus, Question, default_corpus, load_corpus, load_questions
@@ -210,13 +211,17 @@ def evaluate_out_of_document(settings: Settings, opts: EvalOptions) -> dict[str,
     from tqdm import tqdm
 
     refused_out, refused_in, right_in = [], [], []
+    named_out, named_in = [], []  # refusals that name what the documents do not mention
     for q in tqdm(mixed, desc="out-of-document", unit="q", disable=not opts.progress):
         a = runtime.chain.ask(q.question)
+        named = a.refused and any(u.reason.startswith(NOT_MENTIONED) for u in a.removed)
         if q.doc_id in indexed:
             refused_in.append(a.refused)
+            named_in.append(named)
             right_in.append(not a.refused and contains_any(a.answer, q.answers))
         else:
             refused_out.append(a.refused)
+            named_out.append(named)
     overall = {
         "indexed_articles": len(indexed),
         "outside_questions": len(refused_out),
@@ -224,6 +229,8 @@ def evaluate_out_of_document(settings: Settings, opts: EvalOptions) -> dict[str,
         "out_of_document_refused": round(sum(refused_out) / max(1, len(refused_out)), 4),
         "false_refusals": round(sum(refused_in) / max(1, len(refused_in)), 4),
         "inside_answer_accuracy": round(sum(right_in) / max(1, len(right_in)), 4),
+        "out_of_document_refused_naming": round(sum(named_out) / max(1, len(named_out)), 4),
+        "false_refusals_naming": round(sum(named_in) / max(1, len(named_in)), 4),
     }
     return {"kind": "out_of_document", "questions_file": str(opts.questions), "split": opts.split, "overall": overall}
 
