@@ -238,6 +238,17 @@ class KeywordIndex:
         """Return how many live passages hold the (tokenized) term."""
         return self._df_of(term)
 
+    def passages_with_all(self, terms: Collection[str]) -> int:
+        """Return how many live passages hold every one of the (tokenized) terms (0 for none)."""
+        common: np.ndarray | None = None
+        for term in dict.fromkeys(terms):
+            tid = self._vocab.get(term)
+            if tid is None or self._df[tid] <= 0:
+                return 0
+            slots = self._term_arrays(tid)[0]
+            common = slots if common is None else np.intersect1d(common, slots)
+        return 0 if common is None else int(self._live[common.astype(np.int64)].sum())
+
     def written_together(self, first: str, second: str, *, enough: int = 50) -> bool:
         """Return True when some live passage holds the (tokenized) term ``second`` right after ``first``.
 

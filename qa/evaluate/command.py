@@ -182,11 +182,19 @@ def evaluate_conversations(settings: Settings, opts: EvalOptions) -> dict[str, A
     return {"kind": "conversation", "questions_file": str(opts.questions), "corpus": str(corpus_path), **report, "overall": overall}
 
 
-def evaluate_out_of_document(settings: Settings, opts: EvalOptions) -> dict[str, Any]:
-    """Index half the articles of the split; ask questions of the other half (refuse) mixed with the indexed half's."""
-    import random
+@dataclass(frozen=True)
+class OutOfDocument:
+    """The out-of-document set: the indexed half's articles, its documents and the mixed questions."""
 
-    from qa.runtime import build_runtime, open_client, open_embedder
+    indexed: frozenset[str]
+    documents: list[Document]
+    questions: list[Question]
+    digest: str  # names the eval collection of the indexed half
+
+
+def out_of_document_set(opts: EvalOptions) -> OutOfDocument:
+    """Return every other article of the split as indexed, and questions of both halves mixed (seed 0)."""
+    import random
 
     corpus_path = opts.corpus or default_corpus(opts.questions)
     if corpus_path is None:
@@ -203,10 +211,19 @@ def evaluate_out_of_document(settings: Settings, opts: EvalOptions) -> dict[str,
     inside, outside = rng.sample(inside, min(n, len(inside))), rng.sample(outside, min(n, len(outside)))
     mixed = inside + outside
     rng.shuffle(mixed)
+    digest = hashlib.sha256(("\n".join(sorted(indexed)) + corpus.digest).encode()).hexdigest()[:12]
+    return OutOfDocument(frozenset(indexed), documents, mixed, digest)
+
+
+def evaluate_out_of_document(settings: Settings, opts: EvalOptions) -> dict[str, Any]:
+    """Index half the articles of the split; ask questions of the other half (refuse) mixed with the indexed half's."""
+    from qa.runtime import build_runtime, open_client, open_embedder
+
+    ood = out_of_document_set(opts)
+    indexed, mixed = ood.indexed, ood.questions
     embedder = open_embedder(settings)
     client = open_client(settings)
-    digest = hashlib.sha256(("\n".join(sorted(indexed)) + corpus.digest).encode()).hexdigest()[:12]
-    settings = _eval_store(settings, documents, digest, embedder, client, opts.progress)
+    settings = _eval_store(settings, ood.documents, ood.digest, embedder, client, opts.progress)
     runtime = build_runtime(settings, embedder=embedder, client=client)
     from tqdm import tqdm
 

@@ -64,6 +64,20 @@ def test_written_together_reads_adjacent_terms(corpus: Corpus, pair: str, togeth
     assert corpus.written_together(first, second) is together
 
 
+@pytest.mark.parametrize(
+    "words, count",
+    [
+        pytest.param("France", 1, id="one-term"),
+        pytest.param("Robert Stevenson lighthouse", 1, id="all-in-one-passage"),
+        pytest.param("Telford Stevenson", 0, id="in-two-passages-not-one"),
+        pytest.param("Napoleon France", 0, id="an-unknown-term"),
+        pytest.param("", 0, id="no-terms"),
+    ],
+)
+def test_passages_with_all_counts_passages_holding_every_term(corpus: Corpus, words: str, count: int) -> None:
+    assert corpus.index.passages_with_all(_terms(words)) == count
+
+
 def test_a_deleted_passage_no_longer_writes_its_pairs() -> None:
     passages = _passages()
     index = KeywordIndex(passages)
