@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 import pytest
 
+from qa.answer.base import Flow
 from qa.answer.providers import ExtractiveAnswerer
 from qa.answer.unknown_names import not_mentioned, unknown_name
 from qa.config import AnswerSettings
@@ -135,3 +137,12 @@ def test_a_weak_answer_to_a_question_naming_an_unknown_name_is_refused(
         assert removed.reason == not_mentioned("New France") == "The documents do not mention “New France”." and removed.sentence in FRANCE.text
     else:
         assert draft.removed == ()
+
+
+def test_a_follow_up_is_judged_by_its_own_words_not_the_topic_the_rewrite_put_in(corpus: Corpus) -> None:
+    # "they" resolved to the thread's topic: the searched question names "New France", the asker did not.
+    flow = Flow(last=(FRANCE.passage_id, 0), asked="When did they get settlers?")
+    draft = ExtractiveAnswerer(AnswerSettings(), corpus).answer_in_dialog(QUESTION, [_hit(0.2)], flow)
+    assert not draft.refused and draft.removed == ()
+    asked_it = replace(flow, asked=QUESTION)
+    assert ExtractiveAnswerer(AnswerSettings(), corpus).answer_in_dialog(QUESTION, [_hit(0.2)], asked_it).refused
