@@ -109,17 +109,29 @@ def test_the_chosen_documents_are_the_ones_searched(runtime: Runtime) -> None:
 def test_blocks_with_documents_offer_a_search_selector_fed_to_the_chat(runtime: Runtime, tmp_path: Path) -> None:
     from qa.documents.registry import DocumentRecord
 
-    doc = DocumentRecord("d1", "notes.txt", "text", 10, None, 1, "00", "2026-01-01T00:00:00Z", "upload")
+    docs = [
+        DocumentRecord("d1", "notes.txt", "txt", 10, None, 1, "00", "2026-01-01T00:00:00Z", "upload"),
+        DocumentRecord("d2", "b-minutes.md", "md", 10, None, 1, "01", "2026-01-01T00:00:00Z", "upload"),
+        DocumentRecord("d3", "a-minutes.md", "md", 10, None, 1, "02", "2026-01-01T00:00:00Z", "upload"),
+    ]
+    titles = {"d1": "Zoo notes", "d2": "Minutes", "d3": "Minutes"}
 
     class Service:
         def documents(self) -> list[DocumentRecord]:
-            return [doc]
+            return docs
+
+        def title(self, doc_id: str) -> str | None:
+            return titles[doc_id]
 
     blocks = build_blocks(runtime.chain, documents=Service())
     config = blocks.get_config_file()
     (search,) = [c for c in config["components"] if c["props"].get("elem_id") == "qa-docs-search"]
     assert search["props"]["multiselect"] is True and search["props"]["value"] == []
-    assert [tuple(c) for c in search["props"]["choices"]] == [("notes.txt", "d1")]
+    assert [tuple(c) for c in search["props"]["choices"]] == [
+        ("Minutes (a-minutes.md)", "d3"),
+        ("Minutes (b-minutes.md)", "d2"),
+        ("Zoo notes", "d1"),
+    ], "by title, the file name telling a shared title apart, each the exact document id"
     chat = next(fn for fn in blocks.fns.values() if fn.api_name == "chat")
     assert search["id"] in [block._id for block in chat.inputs]
     chatbot = next(c for c in config["components"] if c["type"] == "chatbot")
@@ -127,6 +139,7 @@ def test_blocks_with_documents_offer_a_search_selector_fed_to_the_chat(runtime: 
     (choice,) = [c for c in config["components"] if c["props"].get("elem_id") == "qa-docs-choice"]
     assert choice["props"].get("value") is None, "no document is chosen for deletion until the user picks one"
     assert choice["props"]["label"] == "Document to delete"
+    assert choice["props"]["choices"] == search["props"]["choices"]
 
 
 def test_the_finished_answer_comes_with_the_saved_conversation(runtime: Runtime) -> None:
