@@ -115,10 +115,12 @@ def documents_html(listing: Listing) -> str:
     """Return the document list as a table (title over file name, type, pages, passages)."""
     if not listing.docs:
         return '<p class="qa-doc-empty">No documents yet: drop PDF, Word, HTML, Markdown or text files above.</p>'
+    # The file name under each title tells apart two documents of one title; a document without a title is its file name.
     rows = "".join(
         f'<tr class="qa-doc" data-name="{escape(d.name)}" data-id="{escape(d.id)}">'
-        f'<td class="qa-doc-name"><span class="qa-doc-title">{escape(listing.labels[d.id])}</span>'
-        f'<span class="qa-doc-file">{escape(d.name)}</span></td><td>{escape(d.type)}</td>'
+        f'<td class="qa-doc-name"><span class="qa-doc-title">{escape(listing.titles.get(d.id) or d.name)}</span>'
+        + (f'<span class="qa-doc-file">{escape(d.name)}</span>' if listing.titles.get(d.id) else "")
+        + f"</td><td>{escape(d.type)}</td>"
         f'<td>{d.pages if d.pages is not None else ""}</td><td class="qa-doc-passages">{d.passages}</td></tr>'
         for d in listing.docs
     )
