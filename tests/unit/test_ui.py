@@ -165,3 +165,53 @@ def test_the_chat_api_takes_no_saved_conversations(runtime: Runtime) -> None:
     assert [type(c).__name__ for c in chat.outputs] == ["JSON", "State", "HTML"], "the answer, the history, the sources panel"
     submit = [fn for fn in blocks.fns.values() if any(type(c).__name__ == "BrowserState" for c in fn.outputs) and fn.queue]
     assert submit, "the queued chat function itself saves the conversation"
+
+
+def test_an_answer_restricted_to_documents_names_them(runtime: Runtime) -> None:
+    from qa.store import document_key
+    from ui.history import message_scope
+
+    markup = document_key("markup.md")
+    labelled = make_respond(runtime.chain, lambda ids: [(i, f"Title of {i}") for i in ids])
+    message, _ = list(labelled("Who is the U.S. Secretary of State?", [], [markup]))[-1]
+    assert message_scope(message) == [(markup, f"Title of {markup}")]
+    unlabelled, _ = list(make_respond(runtime.chain)("Who is the U.S. Secretary of State?", [], [markup]))[-1]
+    assert message_scope(unlabelled) == [(markup, markup)]
+    everywhere, _ = list(labelled("Who is the U.S. Secretary of State?", [], []))[-1]
+    assert message_scope(everywhere) == []
+
+
+def test_a_reopened_conversation_gets_its_choice_and_sources_back(runtime: Runtime) -> None:
+    from qa.documents.registry import DocumentRecord
+    from qa.store import document_key
+    from ui.app import make_reopen_scope, reopened_panel
+    from ui.documents import DocumentCatalog
+    from ui.format import error_html
+
+    markup = document_key("markup.md")
+    listed = [DocumentRecord(markup, "markup.md", "md", 10, None, 1, "00", "2026-01-01T00:00:00Z", "upload")]
+
+    class Service:
+        def documents(self) -> list[DocumentRecord]:
+            return listed
+
+        def title(self, doc_id: str) -> str | None:
+            return "Markup notes"
+
+    respond = make_respond(runtime.chain, lambda ids: [(i, "Markup notes") for i in ids])
+    message, panel = list(respond("Who is the U.S. Secretary of State?", [], [markup]))[-1]
+    conversation = [{"role": "user", "content": "Who?"}, {"role": "assistant", "content": message}]
+    saved = [[{"role": "user", "content": "x"}, {"role": "assistant", "content": error_html("no")}], conversation]
+    reopen_scope = make_reopen_scope(DocumentCatalog(Service()))
+
+    update, note = reopen_scope(1, saved)
+    assert update["value"] == [markup] and update["choices"] == [("Markup notes", markup)] and note == ""
+    listed.clear()  # deleted since
+    update, note = reopen_scope(1, saved)
+    assert update["value"] == [] and update["choices"] == []
+    assert "“Markup notes”, which was deleted since" in note and "every document" in note
+    assert reopened_panel(1, saved) == panel
+    assert reopened_panel(0, saved) == EMPTY_PANEL, "no answer: the hint"
+    skip, nothing = reopen_scope(7, saved)
+    assert isinstance(skip, type(gr.skip())) and nothing == ""
+    assert reopened_panel(None, None) == EMPTY_PANEL
