@@ -181,16 +181,17 @@ def reopened_panel(index: int | None, saved: list[Any] | None) -> str:
     return next((p for m in reversed(messages) if (p := message_panel(role_and_text(m)[1])) is not None), EMPTY_PANEL)
 
 
-def make_reopen_scope(catalog: Any) -> Callable[[int | None, list[Any] | None], tuple[Any, str]]:
+def make_reopen_scope(catalog: Any) -> Callable[[int | None, list[Any] | None], tuple[Any, Any]]:
     """Return the listener that gives a reopened conversation its "Search in" choice back, less deleted documents (with a note)."""
     from ui.documents import restored_scope
 
-    def reopen_scope(index: int | None, saved: list[Any] | None) -> tuple[Any, str]:
+    def reopen_scope(index: int | None, saved: list[Any] | None) -> tuple[Any, Any]:
         messages = _reopened(index, saved)
         if messages is None:
-            return gr.skip(), ""
-        kept, note = restored_scope(conversation_scope(messages), catalog.listing())
-        return gr.update(choices=catalog.listing().choices(), value=kept), note
+            return gr.skip(), gr.update(value="", visible=False)
+        listing = catalog.listing()
+        kept, note = restored_scope(conversation_scope(messages), listing)
+        return gr.update(choices=listing.choices(), value=kept), gr.update(value=note, visible=bool(note))
 
     return reopen_scope
 
@@ -232,8 +233,8 @@ def build_blocks(
                     catalog = DocumentCatalog(documents)
                     search = build_search_selector(catalog.listing())
                     # Says when a reopened conversation's documents were deleted since.
-                    scope_note = gr.HTML("", elem_id="qa-scope-note", padding=False, container=False)
-                    search.input(lambda: "", None, scope_note, queue=False, show_progress="hidden")
+                    scope_note = gr.HTML("", elem_id="qa-scope-note", padding=False, container=False, visible=False)
+                    search.input(lambda: gr.update(value="", visible=False), None, scope_note, queue=False, show_progress="hidden")
                 chatbot = gr.Chatbot(
                     elem_id="qa-chat",
                     label="Chat",
@@ -269,7 +270,7 @@ def build_blocks(
                 for cleared in (chat.new_chat_button.click, chatbot.clear):
                     cleared(lambda: EMPTY_PANEL, None, panel, queue=False, show_progress="hidden")
                     if scope_note is not None:
-                        cleared(lambda: "", None, scope_note, queue=False, show_progress="hidden")
+                        cleared(lambda: gr.update(value="", visible=False), None, scope_note, queue=False, show_progress="hidden")
                 saved = [chat.chat_history_dataset, chat.saved_conversations]
                 chat.chat_history_dataset.click(reopened_panel, saved, panel, queue=False, show_progress="hidden")
                 if catalog is not None and search is not None and scope_note is not None:

@@ -127,13 +127,25 @@ def documents_html(listing: Listing) -> str:
     return f'<table class="qa-doc-list"><tr><th>document</th><th>type</th><th>pages</th><th>passages</th></tr>{rows}</table>'
 
 
-def job_html(job: Job) -> str:
-    """Return a job's progress bar and the outcome of each file."""
+def _outcome(state: str, document_id: str | None, labels: Mapping[str, str]) -> str:
+    """Return what happened to one uploaded file, naming the document it became (or already was) by its label."""
+    label = labels.get(document_id or "")
+    if label is None:
+        return escape(state)
+    if state == "duplicate":
+        return f"duplicate: the same file is already here as “{escape(label)}”"
+    if state in ("added", "replaced", "unchanged"):
+        return f"{escape(state)} as “{escape(label)}”"
+    return escape(state)
+
+
+def job_html(job: Job, labels: Mapping[str, str] | None = None) -> str:
+    """Return a job's progress bar and the outcome of each file (with the label of its document, where given)."""
     d = job.to_dict()
     p = d["progress"]
     share = p["passages_embedded"] / p["passages_total"] if p["passages_total"] else (1.0 if job.state in ("done", "failed") else 0.0)
     files = "".join(
-        f'<li class="qa-job-file qa-job-{escape(f["state"])}">{escape(f["name"])}: {escape(f["state"])}'
+        f'<li class="qa-job-file qa-job-{escape(f["state"])}">{escape(f["name"])}: {_outcome(f["state"], f["document_id"], labels or {})}'
         + (f' <span class="qa-job-error">{escape(f["error"])}</span>' if f["error"] else "")
         + "</li>"
         for f in d["files"]
@@ -209,7 +221,7 @@ def build_documents_panel(catalog: DocumentCatalog, search: gr.Dropdown, blocks:
             yield job_html(job), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             time.sleep(POLL_S)
         table, choices, searched, signature = listing(selected)
-        yield job_html(job), table, choices, None, searched, signature
+        yield job_html(job, catalog.listing().labels), table, choices, None, searched, signature
 
     def on_delete(doc_id: str | None, selected: list[str] | None) -> tuple[Any, ...]:
         if not doc_id:
@@ -221,6 +233,9 @@ def build_documents_panel(catalog: DocumentCatalog, search: gr.Dropdown, blocks:
             message = "That document is already gone."
         else:
             message = f"Deleted “{label}”: {removed} passages removed."
+        if doc_id in (selected or []):  # say so: the selector lets go of it, and may now mean every document
+            rest = [s for s in selected or [] if s != doc_id]
+            message += " It is no longer in “Search in”" + (", which now searches every document." if not rest else ".")
         return f'<p class="qa-deleted">{escape(message)}</p>', *listing(selected)
 
     def on_load() -> tuple[Any, ...]:

@@ -68,7 +68,7 @@ def test_upload_a_pdf_ask_cite_its_page_delete_and_be_refused(server: LiveServer
     # Progress while it is read and embedded, then the finished job and the list with its title and passage count.
     page.locator("#qa-docs-status .qa-job").first.wait_for(timeout=BROWSER_TIMEOUT_MS)
     page.locator("#qa-docs-status .qa-job[data-state=done]").wait_for(timeout=BROWSER_TIMEOUT_MS)
-    assert "harbour.pdf: added" in page.locator("#qa-docs-status").inner_text()
+    assert f"harbour.pdf: added as “{TITLE}”" in page.locator("#qa-docs-status").inner_text()
     row = page.locator("#qa-docs-list tr.qa-doc", has_text="harbour.pdf")
     row.wait_for(timeout=BROWSER_TIMEOUT_MS)
     assert row.locator(".qa-doc-title").inner_text() == TITLE and row.locator(".qa-doc-file").inner_text() == "harbour.pdf"
@@ -108,14 +108,16 @@ def test_upload_a_pdf_ask_cite_its_page_delete_and_be_refused(server: LiveServer
     page.locator("#qa-sources .qa-panel-title", has_text="Who is the U.S. Secretary of State?").wait_for(timeout=BROWSER_TIMEOUT_MS)
     screenshot(page, "documents-reopened")
 
-    # Delete it (the browser asks first, naming it; the selector lets go of it, so every document is searched).
+    # Delete it (the browser asks first, naming it; the selector lets go of it, and says that every document is searched).
     choose(page, "#qa-docs-choice", TITLE)
     asked: list[str] = []
     page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     page.locator("#qa-docs-delete").click()
     page.locator("#qa-docs-status .qa-deleted").wait_for(timeout=BROWSER_TIMEOUT_MS)
     assert asked == [f"Delete “{TITLE}” and every passage of it?"]
-    assert page.locator("#qa-docs-status").inner_text() == f"Deleted “{TITLE}”: 2 passages removed."
+    assert page.locator("#qa-docs-status").inner_text() == (
+        f"Deleted “{TITLE}”: 2 passages removed. It is no longer in “Search in”, which now searches every document."
+    )
     assert page.locator("#qa-docs-list tr.qa-doc", has_text="harbour.pdf").count() == 0
     page.locator("#qa-docs-search .token").first.wait_for(state="detached", timeout=BROWSER_TIMEOUT_MS)
 

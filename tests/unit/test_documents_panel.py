@@ -6,7 +6,7 @@ import pytest
 
 from qa.documents.registry import DocumentRecord
 from qa.errors import InputError
-from ui.documents import DocumentCatalog, Listing, document_labels, documents_html, restored_scope, scope_note_html
+from ui.documents import DocumentCatalog, Listing, document_labels, documents_html, job_html, restored_scope, scope_note_html
 
 
 def _doc(i: str, name: str, sha: str = "00", pending: str | None = None) -> DocumentRecord:
@@ -110,3 +110,20 @@ def test_the_catalog_reads_each_version_title_once(caplog: pytest.LogCaptureFixt
     service.docs, service.titles = [_doc("c", "c.md")], {"c": "broken"}
     assert catalog.listing().labels == {"c": "c.md"}
     assert "no title for c.md" in caplog.text
+
+
+def test_a_finished_upload_names_the_document_each_file_became() -> None:
+    from qa.documents.registry import FileProgress, Job
+
+    files = [
+        FileProgress("harbour.pdf", "added", document_id="h"),
+        FileProgress("copy.md", "duplicate", document_id="b"),
+        FileProgress("empty.txt", "failed", error="empty.txt: the file is empty"),
+        FileProgress("later.md", "replaced", document_id="unlisted"),
+    ]
+    html = job_html(Job("j", "upload", state="done", files=files), {"h": "Harbour <Rules>", "b": "Notice (b.md)"})
+    assert "harbour.pdf: added as “Harbour &lt;Rules&gt;”" in html
+    assert "copy.md: duplicate: the same file is already here as “Notice (b.md)”" in html
+    assert 'empty.txt: failed <span class="qa-job-error">empty.txt: the file is empty</span>' in html
+    assert "later.md: replaced</li>" in html, "a document not listed (yet) is named by its state alone"
+    assert "harbour.pdf: added</li>" in job_html(Job("j", "upload", state="done", files=files[:1])), "no labels: the state alone"

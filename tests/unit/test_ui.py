@@ -205,13 +205,14 @@ def test_a_reopened_conversation_gets_its_choice_and_sources_back(runtime: Runti
     reopen_scope = make_reopen_scope(DocumentCatalog(Service()))
 
     update, note = reopen_scope(1, saved)
-    assert update["value"] == [markup] and update["choices"] == [("Markup notes", markup)] and note == ""
+    assert update["value"] == [markup] and update["choices"] == [("Markup notes", markup)]
+    assert note["value"] == "" and note["visible"] is False
     listed.clear()  # deleted since
     update, note = reopen_scope(1, saved)
     assert update["value"] == [] and update["choices"] == []
-    assert "“Markup notes”, which was deleted since" in note and "every document" in note
+    assert "“Markup notes”, which was deleted since" in note["value"] and "every document" in note["value"] and note["visible"] is True
     assert reopened_panel(1, saved) == panel
     assert reopened_panel(0, saved) == EMPTY_PANEL, "no answer: the hint"
     skip, nothing = reopen_scope(7, saved)
-    assert isinstance(skip, type(gr.skip())) and nothing == ""
+    assert isinstance(skip, type(gr.skip())) and nothing["visible"] is False
     assert reopened_panel(None, None) == EMPTY_PANEL
