@@ -99,15 +99,16 @@ def make_respond(
 ) -> Callable[..., Iterator[tuple[str, Any]]]:
     """Return the chat function: stream the answer into the chat, then fill the sources panel.
 
-    ``scope`` labels the chosen documents (id -> (id, label)) for the answer to name what it searched in.
+    ``scope`` labels the chosen documents (id -> (id, label)) for the answer to name what it searched in; it raises
+    QAError for a choice that cannot be searched.
     """
 
     def respond(message: str, history: list[Any], documents: list[str] | None = None) -> Iterator[tuple[str, Any]]:
         turns = history_turns(history, chain.limits.max_history_turns)
         partial = ""
-        # The answer names the documents it was restricted to, which also lets a reopened conversation choose them again.
-        searched_in = (scope(documents) if scope is not None else [(d, d) for d in documents]) if documents else []
         try:
+            # The answer names the documents it was restricted to, which also lets a reopened conversation choose them again.
+            searched_in = (scope(documents) if scope is not None else [(d, d) for d in documents]) if documents else []
             # No document chosen in the "Search in" selector means every document.
             for item in chain.stream(message, turns, documents=documents or None):
                 if isinstance(item, Answer):

@@ -20,7 +20,7 @@ from typing import Any
 import gradio as gr
 
 from qa.documents.registry import DocumentRecord, Job
-from qa.errors import QAError
+from qa.errors import InputError, QAError
 from qa.ingest.formats import SUPPORTED_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,8 @@ class DocumentCatalog:
     def __init__(self, service: Any) -> None:
         self.service = service
         self._titles: dict[tuple[str, str | None], str | None] = {}
+        # Every label shown so far, so that a document deleted since can still be named.
+        self._seen: dict[str, str] = {}
 
     def title(self, rec: DocumentRecord) -> str | None:
         """Return a document's title, or None when it has none (or cannot be read: logged)."""
@@ -103,12 +105,25 @@ class DocumentCatalog:
     def listing(self) -> Listing:
         """Return the committed documents with their titles and labels."""
         docs = self.service.documents()
-        return Listing.of(docs, {d.id: self.title(d) for d in docs})
+        listing = Listing.of(docs, {d.id: self.title(d) for d in docs})
+        self._seen.update(listing.labels)
+        return listing
 
     def scope(self, ids: Sequence[str]) -> list[tuple[str, str]]:
-        """Return (id, label) of the given documents, for an answer to say what it searched in; an unknown id labels itself."""
+        """Return (id, label) of the chosen documents, for an answer to say what it searched in.
+
+        Raises InputError naming those deleted since they were chosen (another tab, the API), in
+        words for the chat rather than the API's "no document with id".
+        """
         labels = self.listing().labels
-        return [(i, labels.get(i, i)) for i in ids]
+        gone = [i for i in ids if i not in labels]
+        if gone:
+            names = ", ".join(f"“{self._seen.get(i, i)}”" for i in gone)
+            raise InputError(
+                f"{names} {'was' if len(gone) == 1 else 'were'} deleted after being chosen in “Search in”: "
+                "check the choice (it is updated in a few seconds) and ask again."
+            )
+        return [(i, labels[i]) for i in ids]
 
 
 def documents_html(listing: Listing) -> str:
@@ -226,7 +241,7 @@ def build_documents_panel(catalog: DocumentCatalog, search: gr.Dropdown, blocks:
     def on_delete(doc_id: str | None, selected: list[str] | None) -> tuple[Any, ...]:
         if not doc_id:
             return '<p class="qa-job-error">Choose a document to delete.</p>', gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        label = catalog.scope([doc_id])[0][1]
+        label = catalog.listing().labels.get(doc_id, "this document")
         try:
             removed = service.delete(doc_id)
         except KeyError:

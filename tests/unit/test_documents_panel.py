@@ -99,7 +99,7 @@ def test_the_catalog_reads_each_version_title_once(caplog: pytest.LogCaptureFixt
     assert catalog.listing().labels == {"a": "Tides"} and catalog.listing().labels == {"a": "Tides"}
     assert service.calls == 1
     service.docs, service.titles = [_doc("a", "a.md", sha="01")], {"a": "Tides, revised"}
-    assert catalog.scope(["a", "gone"]) == [("a", "Tides, revised"), ("gone", "gone")]
+    assert catalog.scope(["a"]) == [("a", "Tides, revised")]
     assert service.calls == 2, "a new version is read again"
     service.docs = [_doc("a", "a.md", sha="01", pending="02")]
     catalog.listing(), catalog.listing()
@@ -127,3 +127,14 @@ def test_a_finished_upload_names_the_document_each_file_became() -> None:
     assert 'empty.txt: failed <span class="qa-job-error">empty.txt: the file is empty</span>' in html
     assert "later.md: replaced</li>" in html, "a document not listed (yet) is named by its state alone"
     assert "harbour.pdf: added</li>" in job_html(Job("j", "upload", state="done", files=files[:1])), "no labels: the state alone"
+
+
+def test_a_choice_deleted_elsewhere_is_named_when_asked_with() -> None:
+    service = _Service([_doc("a", "a.md"), _doc("b", "b.md")], {"a": "Tides", "b": "Storms"})
+    catalog = DocumentCatalog(service)
+    assert catalog.scope(["b", "a"]) == [("b", "Storms"), ("a", "Tides")]
+    service.docs = [_doc("a", "a.md")]  # another tab deleted "Storms"
+    with pytest.raises(InputError, match="^“Storms” was deleted after being chosen in “Search in”: check the choice"):
+        catalog.scope(["a", "b"])
+    with pytest.raises(InputError, match="^“never-listed”, “b2” were deleted"):
+        catalog.scope(["never-listed", "b2"])

@@ -216,3 +216,13 @@ def test_a_reopened_conversation_gets_its_choice_and_sources_back(runtime: Runti
     skip, nothing = reopen_scope(7, saved)
     assert isinstance(skip, type(gr.skip())) and nothing["visible"] is False
     assert reopened_panel(None, None) == EMPTY_PANEL
+
+
+def test_a_choice_that_cannot_be_searched_is_said_in_the_chat(runtime: Runtime) -> None:
+    from qa.errors import InputError
+
+    def gone(ids: object) -> list[tuple[str, str]]:
+        raise InputError("“Tides” was deleted after being chosen in “Search in”")
+
+    outputs = list(make_respond(runtime.chain, gone)("Who is the U.S. Secretary of State?", [], ["x"]))
+    assert len(outputs) == 1 and "qa-error" in outputs[0][0] and "“Tides” was deleted" in outputs[0][0]
