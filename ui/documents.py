@@ -28,9 +28,10 @@ log = logging.getLogger(__name__)
 POLL_S = 0.25
 
 CSS = """
-#qa-docs .qa-doc-list { width: 100%; font-size: 0.9em; border-collapse: collapse; }
+#qa-docs .qa-doc-list { width: 100%; font-size: 0.9em; border-collapse: collapse; border: none !important; }
+#qa-docs .qa-doc-list tr { border: none !important; }
 #qa-docs .qa-doc-list td, #qa-docs .qa-doc-list th {
-  padding: 2px 6px; text-align: left; border: none; border-bottom: 1px solid var(--border-color-primary);
+  padding: 2px 6px; text-align: left; border: none !important; border-bottom: 1px solid var(--border-color-primary) !important;
 }
 #qa-docs .qa-doc-title { display: block; font-weight: 500; }
 #qa-docs .qa-doc-file { display: block; font-size: 0.85em; opacity: 0.7; word-break: break-all; }
