@@ -27,6 +27,9 @@ EXAMPLES = [
     "What did Zhang Jun say about the Winter Olympics?",
 ]
 
+# Page housekeeping: answered at once, no spinner, not offered as an API endpoint.
+QUIET: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "undocumented"}
+
 # The browser's localStorage key of the saved conversations.
 CONVERSATIONS_KEY = "qa-conversations"
 
@@ -235,7 +238,7 @@ def build_blocks(
                     search = build_search_selector(catalog.listing())
                     # Says when a reopened conversation's documents were deleted since.
                     scope_note = gr.HTML("", elem_id="qa-scope-note", padding=False, container=False, visible=False)
-                    search.input(lambda: gr.update(value="", visible=False), None, scope_note, queue=False, show_progress="hidden")
+                    search.input(lambda: gr.update(value="", visible=False), None, scope_note, **QUIET)
                 chatbot = gr.Chatbot(
                     elem_id="qa-chat",
                     label="Chat",
@@ -269,15 +272,13 @@ def build_blocks(
                 # A new or deleted conversation starts with the sources hint; a reopened one shows its last answer's sources
                 # and, where documents are listed, its "Search in" choice.
                 for cleared in (chat.new_chat_button.click, chatbot.clear):
-                    cleared(lambda: EMPTY_PANEL, None, panel, queue=False, show_progress="hidden")
+                    cleared(lambda: EMPTY_PANEL, None, panel, **QUIET)
                     if scope_note is not None:
-                        cleared(lambda: gr.update(value="", visible=False), None, scope_note, queue=False, show_progress="hidden")
+                        cleared(lambda: gr.update(value="", visible=False), None, scope_note, **QUIET)
                 saved = [chat.chat_history_dataset, chat.saved_conversations]
-                chat.chat_history_dataset.click(reopened_panel, saved, panel, queue=False, show_progress="hidden")
+                chat.chat_history_dataset.click(reopened_panel, saved, panel, **QUIET)
                 if catalog is not None and search is not None and scope_note is not None:
-                    chat.chat_history_dataset.click(
-                        make_reopen_scope(catalog), saved, [search, scope_note], queue=False, show_progress="hidden"
-                    )
+                    chat.chat_history_dataset.click(make_reopen_scope(catalog), saved, [search, scope_note], **QUIET)
                 if feedback is not None:
                     on_like = make_on_like(feedback, chain.limits.max_history_turns)
                     chatbot.like(on_like, inputs=[chatbot], outputs=None, api_visibility="undocumented", show_progress="hidden")

@@ -26,6 +26,8 @@ from qa.ingest.formats import SUPPORTED_SUFFIXES
 log = logging.getLogger(__name__)
 
 POLL_S = 0.25
+# Listings the page refreshes by itself: no spinner, not offered as an API endpoint.
+BACKGROUND: dict[str, Any] = {"show_progress": "hidden", "api_visibility": "undocumented"}
 
 CSS = """
 #qa-docs .qa-doc-list { width: 100%; font-size: 0.9em; border-collapse: collapse; border: none !important; }
@@ -301,6 +303,6 @@ def build_documents_panel(catalog: DocumentCatalog, search: gr.Dropdown, blocks:
             " return [(id && window.confirm('Delete “' + name + '” and every passage of it?')) ? id : null, sel]; }",
         )
         # The page's first listing was drawn when the server started: bring it up to date on every page load.
-        blocks.load(on_load, outputs=[table, choice, search, shown], show_progress="hidden")
+        blocks.load(on_load, outputs=[table, choice, search, shown], **BACKGROUND)
         refresh = gr.Timer(5.0)
-        refresh.tick(on_change, inputs=[search, choice, shown], outputs=[table, choice, search, shown], show_progress="hidden")
+        refresh.tick(on_change, inputs=[search, choice, shown], outputs=[table, choice, search, shown], **BACKGROUND)
