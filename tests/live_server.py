@@ -178,3 +178,35 @@ def screenshot(page: Any, name: str) -> None:
     """Save a full-page screenshot of the page as tests/artifacts/NAME.png, for a person to look at."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def add_document(server: LiveServer, name: str, text: str, timeout_s: float = 300.0) -> dict[str, Any]:
+    """Add a text document through the API, wait for its job, and return the document as GET /api/documents lists it."""
+    job = httpx.post(f"{server.url}/api/documents", json={"name": name, "text": text}, timeout=30).json()
+    deadline = time.monotonic() + timeout_s
+    while job["state"] not in ("done", "failed"):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the upload of {name} did not finish in {timeout_s:.0f} s: {job}")
+        time.sleep(0.2)
+        job = httpx.get(f"{server.url}/api/jobs/{job['id']}", timeout=30).json()
+    assert job["state"] == "done", job
+    listed = httpx.get(f"{server.url}/api/documents", timeout=30).json()
+    return next(d for d in listed if d["name"] == name)
+
+
+def choose(page: Any, selector: str, option: str) -> None:
+    """Pick an option of a dropdown (by its exact label) and close the dropdown."""
+    page.locator(f"{selector} input").click()
+    page.locator(selector).get_by_role("option", name=option, exact=True).click()
+    close_dropdown(page, selector)
+
+
+def close_dropdown(page: Any, selector: str) -> None:
+    """Close a dropdown and leave it, so that the next click on it opens it again."""
+    page.keyboard.press("Escape")
+    page.locator(f"{selector} input").blur()
+
+
+def search_in(page: Any) -> list[str]:
+    """Return the labels chosen in the chat's "Search in" selector."""
+    return [t.strip() for t in page.locator("#qa-docs-search .token > span").all_inner_texts()]

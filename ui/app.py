@@ -14,8 +14,8 @@ from qa.answer.chain import AnswerChain
 from qa.errors import QAError
 from qa.types import Answer
 from ui.feedback import FeedbackError, FeedbackLog, make_rate
-from ui.format import EMPTY_PANEL, error_html, is_pending, message_html, panel_html, pending_html
-from ui.history import conversation_saved, history_turns
+from ui.format import EMPTY_PANEL, error_html, is_pending, message_html, message_panel, panel_html, pending_html
+from ui.history import conversation_saved, conversation_scope, history_turns, role_and_text
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,9 @@ EXAMPLES = [
     "Which demands did Blinken and Stoltenberg reject?",
     "What did Zhang Jun say about the Winter Olympics?",
 ]
+
+# Page housekeeping: answered at once, no spinner, not offered as an API endpoint.
+QUIET: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "undocumented"}
 
 # The browser's localStorage key of the saved conversations.
 CONVERSATIONS_KEY = "qa-conversations"
@@ -70,6 +73,8 @@ CSS = """
 .qa-cite:hover, .qa-cite:focus-visible { text-decoration: underline; }
 .qa-open { font-weight: 500; }
 .qa-searched { font-size: 0.85em; opacity: 0.7; margin-top: 0.5em; }
+.qa-scope { font-size: 0.85em; opacity: 0.7; }
+.qa-scope-doc { font-weight: 600; }
 .qa-list-title { font-size: 0.75em; text-transform: uppercase; letter-spacing: 0.05em; opacity: 0.7; margin-top: 0.6em; }
 .qa-sources ol, .qa-closest ul { margin: 0.2em 0 0 1.2em; padding: 0; font-size: 0.9em; }
 .qa-snippet { opacity: 0.8; }
@@ -92,17 +97,25 @@ mark.qa-quote { background: #fde68a; color: #1f2937; padding: 0 1px; border-radi
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 
 
-def make_respond(chain: AnswerChain) -> Callable[..., Iterator[tuple[str, Any]]]:
-    """Return the chat function: stream the answer into the chat, then fill the sources panel."""
+def make_respond(
+    chain: AnswerChain, scope: Callable[[Sequence[str]], list[tuple[str, str]]] | None = None
+) -> Callable[..., Iterator[tuple[str, Any]]]:
+    """Return the chat function: stream the answer into the chat, then fill the sources panel.
+
+    ``scope`` labels the chosen documents (id -> (id, label)) for the answer to name what it searched in; it raises
+    QAError for a choice that cannot be searched.
+    """
 
     def respond(message: str, history: list[Any], documents: list[str] | None = None) -> Iterator[tuple[str, Any]]:
         turns = history_turns(history, chain.limits.max_history_turns)
         partial = ""
         try:
+            # The answer names the documents it was restricted to, which also lets a reopened conversation choose them again.
+            searched_in = (scope(documents) if scope is not None else [(d, d) for d in documents]) if documents else []
             # No document chosen in the "Search in" selector means every document.
             for item in chain.stream(message, turns, documents=documents or None):
                 if isinstance(item, Answer):
-                    yield message_html(item), panel_html(item)
+                    yield message_html(item, scope=searched_in), panel_html(item)
                 else:
                     partial += item
                     yield pending_html(partial), gr.skip()
@@ -160,6 +173,33 @@ def with_saving(
     return respond_and_save
 
 
+def _reopened(index: int | None, saved: list[Any] | None) -> list[Any] | None:
+    """Return the messages of the saved conversation clicked in the list, or None."""
+    conversations = saved or []
+    return list(conversations[index]) if index is not None and 0 <= index < len(conversations) else None
+
+
+def reopened_panel(index: int | None, saved: list[Any] | None) -> str:
+    """Return the sources panel of a reopened conversation: its last answer's sources (the hint when it has none)."""
+    messages = _reopened(index, saved) or []
+    return next((p for m in reversed(messages) if (p := message_panel(role_and_text(m)[1])) is not None), EMPTY_PANEL)
+
+
+def make_reopen_scope(catalog: Any) -> Callable[[int | None, list[Any] | None], tuple[Any, Any]]:
+    """Return the listener that gives a reopened conversation its "Search in" choice back, less deleted documents (with a note)."""
+    from ui.documents import restored_scope
+
+    def reopen_scope(index: int | None, saved: list[Any] | None) -> tuple[Any, Any]:
+        messages = _reopened(index, saved)
+        if messages is None:
+            return gr.skip(), gr.update(value="", visible=False)
+        listing = catalog.listing()
+        kept, note = restored_scope(conversation_scope(messages), listing)
+        return gr.update(choices=listing.choices(), value=kept), gr.update(value=note, visible=bool(note))
+
+    return reopen_scope
+
+
 def make_on_like(feedback: FeedbackLog, max_turns: int) -> Callable[[list[Any], gr.LikeData], None]:
     """Return the like/dislike listener: log the rated answer, tell the user when it cannot be."""
     rate = make_rate(feedback, max_turns, lambda: datetime.now(UTC))
@@ -190,11 +230,15 @@ def build_blocks(
         panel = gr.HTML(EMPTY_PANEL, elem_id="qa-sources", render=False)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
-                search = None
+                search = catalog = scope_note = None
                 if documents is not None:  # which documents a question searches, beside the Documents panel's list
-                    from ui.documents import build_search_selector
+                    from ui.documents import DocumentCatalog, build_search_selector
 
-                    search = build_search_selector(documents)
+                    catalog = DocumentCatalog(documents)
+                    search = build_search_selector(catalog.listing())
+                    # Says when a reopened conversation's documents were deleted since.
+                    scope_note = gr.HTML("", elem_id="qa-scope-note", padding=False, container=False, visible=False)
+                    search.input(lambda: gr.update(value="", visible=False), None, scope_note, **QUIET)
                 chatbot = gr.Chatbot(
                     elem_id="qa-chat",
                     label="Chat",
@@ -205,7 +249,7 @@ def build_blocks(
                     placeholder="Ask a question about the documents.",
                 )
                 chat = SavingChatInterface(
-                    with_saving(make_respond(chain), chatbot, extra_inputs=1 if search is not None else 0),
+                    with_saving(make_respond(chain, catalog.scope if catalog else None), chatbot, extra_inputs=1 if search else 0),
                     chatbot=chatbot,
                     textbox=gr.Textbox(placeholder="Ask a question…", submit_btn=True, stop_btn=True, scale=7, elem_id="qa-input"),
                     # With an extra input Gradio wants each example as a list; None keeps the selector as it is.
@@ -225,14 +269,24 @@ def build_blocks(
                 chat.chat_history_dataset.elem_id = "qa-history"  # for the CSS that widens the list
                 chat.saved_conversations.storage_key = CONVERSATIONS_KEY
                 chat.saved_conversations.secret = CONVERSATIONS_KEY
+                # A new or deleted conversation starts with the sources hint; a reopened one shows its last answer's sources
+                # and, where documents are listed, its "Search in" choice.
+                for cleared in (chat.new_chat_button.click, chatbot.clear):
+                    cleared(lambda: EMPTY_PANEL, None, panel, **QUIET)
+                    if scope_note is not None:
+                        cleared(lambda: gr.update(value="", visible=False), None, scope_note, **QUIET)
+                saved = [chat.chat_history_dataset, chat.saved_conversations]
+                chat.chat_history_dataset.click(reopened_panel, saved, panel, **QUIET)
+                if catalog is not None and search is not None and scope_note is not None:
+                    chat.chat_history_dataset.click(make_reopen_scope(catalog), saved, [search, scope_note], **QUIET)
                 if feedback is not None:
                     on_like = make_on_like(feedback, chain.limits.max_history_turns)
                     chatbot.like(on_like, inputs=[chatbot], outputs=None, api_visibility="undocumented", show_progress="hidden")
             with gr.Column(scale=2):
-                if search is not None:  # the Documents panel (ui/documents.py), where a writer serves
+                if catalog is not None and search is not None:  # the Documents panel (ui/documents.py), where a writer serves
                     from ui.documents import build_documents_panel
 
-                    build_documents_panel(documents, search)
+                    build_documents_panel(catalog, search, blocks)
                 panel.render()
     return blocks
 

@@ -132,8 +132,22 @@ def _closest_line(key: str, hit: Hit) -> str:
     )
 
 
-def message_html(answer: Answer, closest_limit: int = 3) -> str:
-    """Return the chat message of a finished answer: text with clickable [n], search query, sources (or closest passages)."""
+def scope_html(scope: Sequence[tuple[str, str]]) -> str:
+    """Return the line naming the documents an answer was restricted to ("" when it searched every document).
+
+    Each document's id rides as a class (``qa-doc-<id>``), so a reopened conversation can choose them again.
+    """
+    if not scope:
+        return ""
+    docs = ", ".join(f'<span class="qa-scope-doc qa-doc-{escape(i)}">{escape(label)}</span>' for i, label in scope)
+    return f'<div class="qa-scope">searched in: {docs}</div>'
+
+
+def message_html(answer: Answer, closest_limit: int = 3, scope: Sequence[tuple[str, str]] = ()) -> str:
+    """Return the chat message of a finished answer: text with clickable [n], search query and scope, sources (or closest passages).
+
+    ``scope`` is the (id, label) of each document the question was restricted to; empty: every document.
+    """
     parts = []
     if answer.refused:
         parts.append(f'<div class="qa-answer qa-refusal">{text_html(answer.answer)}</div>')
@@ -142,6 +156,8 @@ def message_html(answer: Answer, closest_limit: int = 3) -> str:
     # A reply that looked nothing up (small talk) says neither what was searched for nor an empty list of sources.
     if answer.refused or answer.citations or answer.passages:
         parts.append(f'<div class="qa-searched">searched for: {escape(answer.standalone_question)}</div>')
+    if scope:
+        parts.append(scope_html(scope))
     if not answer.refused and answer.citations:
         lines = "".join(_source_line(c) for c in answer.citations)
         parts.append(f'<div class="qa-sources"><div class="qa-list-title">sources</div><ol>{lines}</ol></div>')
@@ -163,6 +179,18 @@ def message_html(answer: Answer, closest_limit: int = 3) -> str:
     parts.append(f'<div class="qa-panel-src">{panel_body(answer, closest_limit)}</div>')
     kind = "qa-msg qa-refused" if answer.refused else "qa-msg"
     return f'<div class="{kind}">{"".join(parts)}</div>'
+
+
+_PANEL_SRC = '<div class="qa-panel-src">'
+_MESSAGE_END = "</div></div>"
+
+
+def message_panel(message: str) -> str | None:
+    """Return the sources panel of a finished answer message we rendered (its hidden copy); None for any other message."""
+    at = message.rfind(_PANEL_SRC)
+    if at < 0 or not message.startswith('<div class="qa-msg') or not message.endswith(_MESSAGE_END):
+        return None
+    return f'<div class="qa-panel">{message[at + len(_PANEL_SRC) : -len(_MESSAGE_END)]}</div>'
 
 
 PENDING_PREFIX = '<div class="qa-msg qa-pending">'

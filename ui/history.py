@@ -18,6 +18,7 @@ from ui.format import answer_text, is_pending
 
 _CARD_N = re.compile(r"^qa-card-(\d+)$")
 _PID = re.compile(r"^qa-pid-(.+)$")
+_DOC = re.compile(r"^qa-doc-(.+)$")
 _SEARCHED = "searched for: "
 _FIELDS = {"qa-source": "source", "qa-paragraph": "paragraph", "qa-quote": "quote", "qa-searched": "searched"}
 
@@ -84,6 +85,51 @@ class _MessageParts(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self.field:
             self.text.append(data)
+
+
+class _ScopeParts(HTMLParser):
+    """Collects the (id, label) of each document named on the searched-in line of one message."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.scope: list[tuple[str, str]] = []
+        self.doc: str | None = None
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        classes = (dict(attrs).get("class") or "").split()
+        if "qa-scope-doc" in classes:
+            self.doc = next((m.group(1) for c in classes if (m := _DOC.match(c))), None)
+            self.text = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.doc is not None and tag == "span":
+            self.scope.append((self.doc, "".join(self.text)))
+            self.doc = None
+
+    def handle_data(self, data: str) -> None:
+        if self.doc is not None:
+            self.text.append(data)
+
+
+def message_scope(message: str) -> list[tuple[str, str]]:
+    """Return the (id, label) of the documents an answer message says it searched in; [] for every document."""
+    parser = _ScopeParts()
+    parser.feed(message)
+    parser.close()
+    return parser.scope
+
+
+def conversation_scope(messages: Sequence[Any]) -> list[tuple[str, str]]:
+    """Return the documents the last answer of a conversation searched in; [] for every document (or no answer yet).
+
+    Errors and answers still streaming in are passed over: they say nothing about the choice.
+    """
+    for m in reversed(messages):
+        role, content = role_and_text(m)
+        if role == "assistant" and answer_text(content) is not None and not is_pending(content):
+            return message_scope(content)
+    return []
 
 
 def _parse(message: str) -> _MessageParts:

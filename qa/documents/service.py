@@ -15,9 +15,10 @@ from qa.config import Settings
 from qa.documents.library import DocumentLibrary
 from qa.documents.lock import WriterLock
 from qa.documents.registry import DocumentRecord, Job, Registry
+from qa.documents.title import document_title
 from qa.embed import Embedder
 from qa.errors import InputError, QAError, TooLarge
-from qa.ingest.formats import kind_of
+from qa.ingest.formats import decode_text, kind_of
 from qa.store import PassageStore
 from qa.types import Passage
 
@@ -212,6 +213,17 @@ class DocumentService:
     def job(self, job_id: str) -> Job | None:
         """Return a job, or None."""
         return self.registry.job(job_id)
+
+    def title(self, doc_id: str) -> str | None:
+        """Return a document's title (qa.documents.title), or None for an unknown or unfinished document."""
+        found = self.document(doc_id)
+        if found is None:
+            return None
+        rec, passages = found
+        text = None
+        if rec.type in ("md", "txt"):  # its `# ` title is in the kept original; other types' headings are in the passages
+            text = decode_text(rec.name, self.library.original(rec))
+        return document_title(passages, text)
 
 
 def open_service(runtime: Any, *, url: str | None = None) -> DocumentService:

@@ -58,6 +58,8 @@ def test_reload_reopen_continue_and_rate(served: tuple[LiveServer, Path], page: 
     chat_answers(page).nth(1).wait_for(timeout=BROWSER_TIMEOUT_MS)
     assert chat_answers(page).count() == 2
     assert chat_answers(page).nth(1).locator(".qa-searched").inner_text() == searched
+    # The sources panel shows its last answer's sources, not the hint of an empty chat.
+    page.locator("#qa-sources .qa-panel-title", has_text=searched.removeprefix("searched for: ")).wait_for(timeout=BROWSER_TIMEOUT_MS)
 
     # Its citations still open in the sources panel.
     chat_answers(page).nth(1).locator(".qa-answer .qa-cite").first.click()
@@ -78,6 +80,11 @@ def test_reload_reopen_continue_and_rate(served: tuple[LiveServer, Path], page: 
     # The reopened conversation goes on, with the earlier turns as its history.
     third = ask_in_chat(page, THIRD, 2)
     assert third.locator(".qa-cite").count() >= 1
+
+    # A new chat starts with the hint, not the sources of the conversation left.
+    page.get_by_role("button", name="New chat").click()
+    chat_answers(page).first.wait_for(state="detached", timeout=BROWSER_TIMEOUT_MS)
+    page.locator("#qa-sources .qa-panel-hint").wait_for(timeout=BROWSER_TIMEOUT_MS)
 
 
 def test_a_conversation_begun_from_an_example_is_kept(served: tuple[LiveServer, Path], page: Any) -> None:

@@ -14,8 +14,10 @@ from ui.format import (
     error_html,
     highlighted_passage,
     message_html,
+    message_panel,
     panel_html,
     pending_html,
+    scope_html,
 )
 
 HOSTILE = 'Intro. <script>alert("x")</script> and <img src=x onerror=alert(1)> & "quotes". Tail.'
@@ -159,3 +161,28 @@ def test_unverified_generated_sentences_are_called_out() -> None:
     assert "2 generated sentences removed" in html
     assert html.count("<del>") == 2, "each removed sentence is shown, struck through"
     assert "qa-flagged" not in message_html(_answer((c,)))
+
+
+def test_an_answer_names_the_documents_it_was_restricted_to() -> None:
+    scope = [("abc123", 'Rules <b>&</b> "notes"'), ("def456", "Minutes (b.md)")]
+    message = message_html(_answer((_citation(),)), scope=scope)
+    assert (
+        '<div class="qa-scope">searched in: <span class="qa-scope-doc qa-doc-abc123">Rules &lt;b&gt;&amp;&lt;/b&gt; &quot;notes&quot;</span>, '
+        '<span class="qa-scope-doc qa-doc-def456">Minutes (b.md)</span></div>'
+    ) in message
+    assert message.index("qa-searched") < message.index("qa-scope") < message.index("qa-panel-src")
+    assert "qa-scope" not in message_html(_answer((_citation(),))), "every document: nothing to name"
+    assert scope_html([]) == ""
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [pytest.param(_answer((_citation(),)), id="answer"), pytest.param(_answer((), (Hit(Passage("p1", "a.md", 1, "Near."), 1.0),), refused=True), id="refusal")],
+)
+def test_message_panel_is_the_panel_of_the_answer(answer: Answer) -> None:
+    assert message_panel(message_html(answer, scope=[("x", "X")])) == panel_html(answer)
+
+
+@pytest.mark.parametrize("message", [error_html("no"), pending_html("Fir"), "<p>elsewhere</p>", ""])
+def test_message_panel_of_other_messages_is_none(message: str) -> None:
+    assert message_panel(message) is None

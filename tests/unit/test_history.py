@@ -8,7 +8,7 @@ import pytest
 
 from qa.types import REFUSAL, Answer, Citation, Hit, Passage
 from ui.format import error_html, message_html, pending_html
-from ui.history import CitedSource, conversation_saved, history_turns, message_citations, searched_for
+from ui.history import CitedSource, conversation_saved, conversation_scope, history_turns, message_citations, message_scope, searched_for
 
 TEXT = "First sentence. Second <b>sentence</b> &amp; here.\nThird one."
 
@@ -107,3 +107,33 @@ def test_conversation_saved(index: int | None, conversation: list[Any], saved: l
     before = [list(c) for c in saved or []]
     assert conversation_saved(index, conversation, saved) == expected
     assert (saved or []) == before, "the saved list handed in is not changed in place"
+
+
+SCOPE = [("4dccee58711e6802", "Allotment <rules> & “notes”"), ("55292c22c214f1d4", "Minutes (b-minutes.md)")]
+
+
+@pytest.mark.parametrize(
+    "message, expected",
+    [
+        pytest.param(message_html(_answer(_citation(1, "First sentence.")), scope=SCOPE), SCOPE, id="labels-with-markup-come-back-as-text"),
+        pytest.param(message_html(_refusal(), scope=SCOPE[1:]), SCOPE[1:], id="a-refusal-keeps-its-scope"),
+        pytest.param(message_html(_answer(_citation(1, "First sentence."))), [], id="every-document"),
+        pytest.param(error_html("no"), [], id="error"),
+    ],
+)
+def test_message_scope(message: str, expected: list[tuple[str, str]]) -> None:
+    assert message_scope(message) == expected
+
+
+def test_conversation_scope_is_the_last_answers() -> None:
+    narrow = message_html(_answer(_citation(1, "First sentence.")), scope=SCOPE[:1])
+    wide = message_html(_answer(_citation(1, "First sentence.")))
+    assert conversation_scope(_turn("a", wide) + _turn("b", narrow)) == SCOPE[:1]
+    assert conversation_scope(_turn("a", narrow) + _turn("b", wide)) == [], "the choice was widened to every document"
+    after_error = _turn("a", narrow) + _turn("", error_html("question is empty")) + [{"role": "user", "content": "c"}]
+    assert conversation_scope(after_error) == SCOPE[:1], "an error or an unanswered question says nothing about the choice"
+    gradio_shape = [{"role": "assistant", "content": [{"type": "text", "text": narrow}]}]
+    assert conversation_scope(gradio_shape) == SCOPE[:1]
+    streaming = [{"role": "assistant", "content": narrow}, {"role": "assistant", "content": pending_html("Fir")}]
+    assert conversation_scope(streaming) == SCOPE[:1]
+    assert conversation_scope([]) == []

@@ -109,17 +109,29 @@ def test_the_chosen_documents_are_the_ones_searched(runtime: Runtime) -> None:
 def test_blocks_with_documents_offer_a_search_selector_fed_to_the_chat(runtime: Runtime, tmp_path: Path) -> None:
     from qa.documents.registry import DocumentRecord
 
-    doc = DocumentRecord("d1", "notes.txt", "text", 10, None, 1, "00", "2026-01-01T00:00:00Z", "upload")
+    docs = [
+        DocumentRecord("d1", "notes.txt", "txt", 10, None, 1, "00", "2026-01-01T00:00:00Z", "upload"),
+        DocumentRecord("d2", "b-minutes.md", "md", 10, None, 1, "01", "2026-01-01T00:00:00Z", "upload"),
+        DocumentRecord("d3", "a-minutes.md", "md", 10, None, 1, "02", "2026-01-01T00:00:00Z", "upload"),
+    ]
+    titles = {"d1": "Zoo notes", "d2": "Minutes", "d3": "Minutes"}
 
     class Service:
         def documents(self) -> list[DocumentRecord]:
-            return [doc]
+            return docs
+
+        def title(self, doc_id: str) -> str | None:
+            return titles[doc_id]
 
     blocks = build_blocks(runtime.chain, documents=Service())
     config = blocks.get_config_file()
     (search,) = [c for c in config["components"] if c["props"].get("elem_id") == "qa-docs-search"]
     assert search["props"]["multiselect"] is True and search["props"]["value"] == []
-    assert [tuple(c) for c in search["props"]["choices"]] == [("notes.txt", "d1")]
+    assert [tuple(c) for c in search["props"]["choices"]] == [
+        ("Minutes (a-minutes.md)", "d3"),
+        ("Minutes (b-minutes.md)", "d2"),
+        ("Zoo notes", "d1"),
+    ], "by title, the file name telling a shared title apart, each the exact document id"
     chat = next(fn for fn in blocks.fns.values() if fn.api_name == "chat")
     assert search["id"] in [block._id for block in chat.inputs]
     chatbot = next(c for c in config["components"] if c["type"] == "chatbot")
@@ -127,6 +139,7 @@ def test_blocks_with_documents_offer_a_search_selector_fed_to_the_chat(runtime: 
     (choice,) = [c for c in config["components"] if c["props"].get("elem_id") == "qa-docs-choice"]
     assert choice["props"].get("value") is None, "no document is chosen for deletion until the user picks one"
     assert choice["props"]["label"] == "Document to delete"
+    assert choice["props"]["choices"] == search["props"]["choices"]
 
 
 def test_the_finished_answer_comes_with_the_saved_conversation(runtime: Runtime) -> None:
@@ -152,3 +165,64 @@ def test_the_chat_api_takes_no_saved_conversations(runtime: Runtime) -> None:
     assert [type(c).__name__ for c in chat.outputs] == ["JSON", "State", "HTML"], "the answer, the history, the sources panel"
     submit = [fn for fn in blocks.fns.values() if any(type(c).__name__ == "BrowserState" for c in fn.outputs) and fn.queue]
     assert submit, "the queued chat function itself saves the conversation"
+
+
+def test_an_answer_restricted_to_documents_names_them(runtime: Runtime) -> None:
+    from qa.store import document_key
+    from ui.history import message_scope
+
+    markup = document_key("markup.md")
+    labelled = make_respond(runtime.chain, lambda ids: [(i, f"Title of {i}") for i in ids])
+    message, _ = list(labelled("Who is the U.S. Secretary of State?", [], [markup]))[-1]
+    assert message_scope(message) == [(markup, f"Title of {markup}")]
+    unlabelled, _ = list(make_respond(runtime.chain)("Who is the U.S. Secretary of State?", [], [markup]))[-1]
+    assert message_scope(unlabelled) == [(markup, markup)]
+    everywhere, _ = list(labelled("Who is the U.S. Secretary of State?", [], []))[-1]
+    assert message_scope(everywhere) == []
+
+
+def test_a_reopened_conversation_gets_its_choice_and_sources_back(runtime: Runtime) -> None:
+    from qa.documents.registry import DocumentRecord
+    from qa.store import document_key
+    from ui.app import make_reopen_scope, reopened_panel
+    from ui.documents import DocumentCatalog
+    from ui.format import error_html
+
+    markup = document_key("markup.md")
+    listed = [DocumentRecord(markup, "markup.md", "md", 10, None, 1, "00", "2026-01-01T00:00:00Z", "upload")]
+
+    class Service:
+        def documents(self) -> list[DocumentRecord]:
+            return listed
+
+        def title(self, doc_id: str) -> str | None:
+            return "Markup notes"
+
+    respond = make_respond(runtime.chain, lambda ids: [(i, "Markup notes") for i in ids])
+    message, panel = list(respond("Who is the U.S. Secretary of State?", [], [markup]))[-1]
+    conversation = [{"role": "user", "content": "Who?"}, {"role": "assistant", "content": message}]
+    saved = [[{"role": "user", "content": "x"}, {"role": "assistant", "content": error_html("no")}], conversation]
+    reopen_scope = make_reopen_scope(DocumentCatalog(Service()))
+
+    update, note = reopen_scope(1, saved)
+    assert update["value"] == [markup] and update["choices"] == [("Markup notes", markup)]
+    assert note["value"] == "" and note["visible"] is False
+    listed.clear()  # deleted since
+    update, note = reopen_scope(1, saved)
+    assert update["value"] == [] and update["choices"] == []
+    assert "“Markup notes”, which was deleted since" in note["value"] and "every document" in note["value"] and note["visible"] is True
+    assert reopened_panel(1, saved) == panel
+    assert reopened_panel(0, saved) == EMPTY_PANEL, "no answer: the hint"
+    skip, nothing = reopen_scope(7, saved)
+    assert isinstance(skip, type(gr.skip())) and nothing["visible"] is False
+    assert reopened_panel(None, None) == EMPTY_PANEL
+
+
+def test_a_choice_that_cannot_be_searched_is_said_in_the_chat(runtime: Runtime) -> None:
+    from qa.errors import InputError
+
+    def gone(ids: object) -> list[tuple[str, str]]:
+        raise InputError("“Tides” was deleted after being chosen in “Search in”")
+
+    outputs = list(make_respond(runtime.chain, gone)("Who is the U.S. Secretary of State?", [], ["x"]))
+    assert len(outputs) == 1 and "qa-error" in outputs[0][0] and "“Tides” was deleted" in outputs[0][0]
