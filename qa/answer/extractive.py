@@ -106,12 +106,15 @@ def new_answer_found(question: str, sentence: str, topic: str = "") -> bool:
     "Where's she from?" (searched as "Where's Heather Neroy from?") is not answered by a sentence whose only
     place is the one the question names, nor by the title the passage is about.
     """
+    kind = _new_answer_kind(question)
+    return kind is None or holds_new_answer(kind, sentence, set(terms(question)) | set(terms(topic)))
+
+
+def _new_answer_kind(question: str) -> str | None:
     kind = expected_answer(question)
     # Measured on the dev data, a person or a reason is no sharper than ``answer_type`` already is: answers to
     # "who" are often descriptions ("an author or journalist"), reasons are worded in too many ways.
-    if kind not in NEW_ANSWER_KINDS:
-        return True
-    return holds_new_answer(kind, sentence, set(terms(question)) | set(terms(topic)))
+    return kind if kind in NEW_ANSWER_KINDS else None
 
 
 @lru_cache(maxsize=16384)
@@ -194,9 +197,11 @@ def sentence_features(question: str, hits: Sequence[Hit]) -> list[tuple[Hit, int
     weights = _question_weights(question, hits)
     q_terms = set(weights)
     predicates = predicate_weights(question, weights)
+    kind, asked = _new_answer_kind(question), set(terms(question))
     rows: list[tuple[Hit, int, int, tuple[float, ...]]] = []
     for rank, hit in enumerate(hits):
         p = hit.passage
+        known = asked | set(terms(p.heading))  # the question's own words and the title the passage is about
         # The people and places a paragraph names are what its other sentences talk about
         # ("... Zhang said. 'We call on all parties ...'"): count them for every sentence.
         named = _named_terms(question, p.text)
@@ -214,7 +219,7 @@ def sentence_features(question: str, hits: Sequence[Hit]) -> list[tuple[Hit, int
                 1.0 if answer_type_found(question, sentence) else 0.0,
                 1.0 / (1 + rank),
                 novelty,
-                1.0 if new_answer_found(question, sentence, p.heading) else 0.0,
+                1.0 if kind is None or holds_new_answer(kind, sentence, known) else 0.0,
                 weighted_coverage(predicates, _predicate_stems(sentence)),
             )
             rows.append((hit, k, rank, features))
