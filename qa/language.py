@@ -396,10 +396,10 @@ _REASON_INSTANCE = re.compile(
 )
 
 
-def _new(found: list[str], known: set[str]) -> bool:
+def _new(found: tuple[str, ...], known: set[str]) -> bool:
     """Return True when some found span has a content term the known terms lack (or, termless, is not known itself)."""
     for span in found:
-        span_terms = set(tokenize([span])[0])
+        span_terms = set(_terms(span))
         if span_terms - known if span_terms else span.lower() not in known:
             return True
     return False
@@ -407,6 +407,16 @@ def _new(found: list[str], known: set[str]) -> bool:
 
 def answer_instances(kind: str | None, sentence: str) -> list[str]:
     """Return the spans of the sentence that could answer a question of this kind (a year for "time", ...)."""
+    return list(_instances(kind, sentence))
+
+
+# Asked of the same stored sentences again and again, as ``_terms`` is.
+@lru_cache(maxsize=16384)
+def _instances(kind: str | None, sentence: str) -> tuple[str, ...]:
+    return tuple(_find_instances(kind, sentence))
+
+
+def _find_instances(kind: str | None, sentence: str) -> list[str]:
     if kind == "time":
         return [m.group(0) for m in _TIME_INSTANCE.finditer(sentence)]
     if kind == "number":
@@ -430,7 +440,7 @@ def answer_instances(kind: str | None, sentence: str) -> list[str]:
 
 def holds_new_answer(kind: str | None, sentence: str, known: set[str]) -> bool:
     """Return True when the sentence holds an instance of the kind whose terms are not all known (asked or the topic)."""
-    return _new(answer_instances(kind, sentence), known)
+    return _new(_instances(kind, sentence), known)
 
 
 # Irregular word families the prefix stem cannot join: "where did he die?" is about a "death", "born" a "birth".
