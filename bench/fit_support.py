@@ -1,6 +1,6 @@
 """Fit the extractive answerer's scoring (qa/answer/extractive.py) on the dev split and show the refusal trade-off.
 
-Usage: .venv/bin/python bench/fit_support.py [--per-set N] [--features FILE]
+Usage: .venv/bin/python bench/fit_support.py [--per-set N] [--features FILE] [--only FEATURE ...]
 
 For questions of the dev split of SQuAD v1.1 and v2.0 it retrieves the top-k passages
 with the real chain and labels each retrieved sentence 1 when it lies in the gold
@@ -85,13 +85,14 @@ class Groups:
         return float(self.d["y"][idx][self.answerable].mean())
 
 
-def search(groups: Groups, w0: np.ndarray, steps: int, seed: int = 0) -> np.ndarray:
-    """Return selection weights found by random coordinate search from w0."""
+def search(groups: Groups, w0: np.ndarray, steps: int, seed: int = 0, only: np.ndarray | None = None) -> np.ndarray:
+    """Return selection weights found by random coordinate search from w0 (moving only the ``only`` coordinates when given)."""
     rng = np.random.default_rng(seed)
     w, best = w0.copy(), groups.accuracy(w0)
+    free = np.arange(len(w)) if only is None else only
     for _ in range(steps):
         cand = w.copy()
-        cand[rng.integers(len(w))] += rng.normal(0, 0.7)
+        cand[rng.choice(free)] += rng.normal(0, 0.7)
         acc = groups.accuracy(cand)
         if acc > best:
             w, best = cand, acc
@@ -118,6 +119,7 @@ def main() -> None:
     parser.add_argument("--per-set", type=int, default=1500)
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--features", type=Path, default=ROOT / ".qa-data" / "support-features.npz")
+    parser.add_argument("--only", nargs="+", metavar="FEATURE", help="search only these features' weights (the others stay)")
     args = parser.parse_args()
     from qa.answer.extractive import SELECTION_WEIGHTS, SENTENCE_FEATURES
 
@@ -134,7 +136,11 @@ def main() -> None:
         np.savez(args.features, **data)
     groups = Groups(data)
     w0 = np.array(SELECTION_WEIGHTS)
-    w = search(groups, w0, args.steps)
+    unknown = set(args.only or ()) - set(SENTENCE_FEATURES)
+    if unknown:
+        parser.error(f"--only: unknown features {sorted(unknown)}; known: {', '.join(SENTENCE_FEATURES)}")
+    only = np.array([SENTENCE_FEATURES.index(f) for f in args.only]) if args.only else None
+    w = search(groups, w0, args.steps, only=only)
     idx, score = groups.best(w)
     F = np.column_stack([np.ones(len(idx)), score, groups.d["best"][idx]])
     label = groups.d["y"][idx]

@@ -302,3 +302,211 @@ def content_words(text: str) -> set[str]:
     """Return the lower-cased words of a text that are not stop words (unstemmed)."""
     stop = set(stopwords())
     return {w.lower() for w in re.findall(r"\w+", text) if w.lower() not in stop and len(w) > 1}
+
+
+# --- expected answers and predicates ----------------------------------------------------
+
+# The kind of thing a question asks for, finer than ``question_type``: "How long did it take?" wants a duration,
+# "Why did he lose?" a reason, "What was the date of the incident?" a time.
+_EXPECT = (
+    ("number", re.compile(
+        r"\bhow\s+(many|much|old|far|large|big|tall|high|often|fast|deep|wide|heavy)\b|"
+        r"^\s*(what|which)\s+(is|was|are|were)?\s*(the\s+)?(percentage|number|amount|population|size|score|age)\b",
+        re.IGNORECASE,
+    )),
+    ("duration", re.compile(r"\bhow\s+long\b", re.IGNORECASE)),
+    ("time", re.compile(
+        r"^\s*(\w+\s+){0,2}when\b|\bsince\s+when\b|\bwhat\s+time\b|"
+        r"\b(what|which)\s+((is|was|were|are)\s+the\s+)?(year|date|day|month|century|decade|era|period|season)s?\b",
+        re.IGNORECASE,
+    )),
+    ("place", re.compile(
+        r"^\s*(\w+\s+){0,2}where\b|"
+        r"\b(what|which)\s+(city|country|state|town|village|place|region|county|province|continent|island|street|area|location)\b",
+        re.IGNORECASE,
+    )),
+    ("person", re.compile(r"^\s*(\w+\s+){0,2}(who|whom)\b|\bwho\s*\??$", re.IGNORECASE)),
+    ("reason", re.compile(r"^\s*(\w+\s+){0,2}why\b|\bwhat\s+(was|is|were)\s+the\s+(reason|cause)\b", re.IGNORECASE)),
+)
+
+
+def expected_answer(question: str) -> str | None:
+    """Return what the question asks for: "number", "duration", "time", "place", "person", "reason" or None."""
+    # The question is what comes before its question mark; terms a rewrite appended after it are context.
+    asked = question.split("?", 1)[0]
+    for kind, pattern in _EXPECT:
+        if pattern.search(asked):
+            return kind
+    return None
+
+
+_YEAR = r"\b(?:1[0-9]{3}|20[0-9]{2})s?\b"
+_TIME_INSTANCE = re.compile(
+    _YEAR + r"|\b(?:" + "|".join(m.capitalize() for m in MONTHS if m != "may") + r"|" + "|".join(d.capitalize() for d in WEEKDAYS) + r")\b"
+    r"|\bMay\s+\d|\b\d{1,2}\s+May\b|\bin\s+May\b"
+    r"|\b\d{1,2}(?:st|nd|rd|th)[\s-]+centur(?:y|ies)\b|\b(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|"
+    r"twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|twenty-first)\s+centur(?:y|ies)\b"
+    r"|\b(?:AD|BC|BCE|CE)\s+\d+|\b\d+\s+(?:AD|BC|BCE|CE)\b|['’]\d0s\b"
+    r"|\b(?:today|yesterday|tomorrow|tonight|ago|noon|midnight)\b|\b\d{1,2}(?::\d\d)?\s*(?:a\.m\.|p\.m\.|am|pm)\b"
+    r"|\b(?:last|next|this|that|the\s+following|the\s+previous)\s+(?:week|month|year|spring|summer|autumn|fall|winter|season)\b"
+    r"|(?i:\b(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|several|few|\d+)\s+(?:years?|months?|weeks?|days?|decades?)\s+"
+    r"(?:later|earlier|after|before|ago)\b)",
+)
+_CARDINALS = (
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen",
+    "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty",
+    "sixty", "seventy", "eighty", "ninety", "hundred", "hundreds", "thousand", "thousands", "million", "millions",
+    "billion", "billions", "dozen", "dozens", "half", "twice", "once", "thrice", "single", "double", "triple", "pair",
+    "couple",
+)
+_NUMBER_INSTANCE = re.compile(r"\d[\d,.]*|\b(?:" + "|".join(_CARDINALS) + r")\b", re.IGNORECASE)
+_TIME_UNITS = r"(?:seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|decades?|centur(?:y|ies)|lifetime|while)"
+_DURATION_INSTANCE = re.compile(
+    r"\b(?:a|an|one|few|several|many|\d[\d,.]*|" + "|".join(_CARDINALS) + r")\s+(?:\w+\s+)?" + _TIME_UNITS + r"\b|"
+    r"\b(?:until|till|since|for)\s+(?:" + _YEAR + r"|[A-Z]\w+)",
+    re.IGNORECASE,
+)
+# Nouns for a place, found after a locative preposition ("at his home", "in a small village").
+PLACE_NOUNS = frozenset({
+    "city", "town", "village", "country", "state", "province", "county", "region", "district", "island", "river", "lake",
+    "sea", "ocean", "mountain", "mountains", "valley", "coast", "shore", "beach", "street", "road", "avenue", "square",
+    "park", "home", "house", "apartment", "hospital", "clinic", "school", "university", "college", "church", "cathedral",
+    "abbey", "temple", "mosque", "palace", "castle", "court", "camp", "cave", "station", "airport", "port", "harbor",
+    "harbour", "hotel", "prison", "jail", "office", "building", "capital", "border", "farm", "forest", "desert", "area",
+    "north", "south", "east", "west", "northern", "southern", "eastern", "western", "suburb", "suburbs", "neighborhood",
+    "abroad", "overseas", "downtown", "studio", "theater", "theatre", "stadium", "club", "restaurant", "bar", "cemetery",
+})
+_LOCATIVE = re.compile(
+    # Not "on": "on Monday", "on the Internet" are rarely where something is.
+    r"\b(?:in|at|from|near|into|to|across|outside|inside|throughout|around|toward|towards|between)\s+"
+    r"(?:(?:the|a|an|his|her|their|its|our|my|northern|southern|eastern|western|central|downtown|rural|small|big|"
+    r"large|local|nearby|old|new)\s+)*"
+    rf"([{_UPPER}][\w’'.-]*(?:\s+(?:(?:of|de|the|and|upon|on)\s+)?[{_UPPER}][\w’'.-]*)*|[a-z]+)",
+)
+# "Santa Monica, California" (city, state); "the province of Ontario".
+_NAMED_PLACE = re.compile(
+    rf"[{_UPPER}][\w’'.-]*,\s+[{_UPPER}][\w’'.-]*|"
+    rf"\b(?:city|town|village|country|state|province|county|region|district|island|kingdom|republic)\s+of\s+((?:the\s+)?[{_UPPER}][\w’'.-]*)"
+)
+_REASON_INSTANCE = re.compile(
+    r"\b(?:because|since|due\s+to|owing\s+to|thanks\s+to|as\s+a\s+result|result\s+of|resulted|reasons?|so\s+that|"
+    r"in\s+order\s+to|caused|causes|cause|led\s+to|leading\s+to|why|therefore|hence|after|motivated|wanted|hoped|"
+    r"so\s+as\s+to|in\s+an\s+effort\s+to|in\s+protest)\b",
+    re.IGNORECASE,
+)
+
+
+def _new(found: tuple[str, ...], known: set[str]) -> bool:
+    """Return True when some found span has a content term the known terms lack (or, termless, is not known itself)."""
+    for span in found:
+        span_terms = set(_terms(span))
+        if span_terms - known if span_terms else span.lower() not in known:
+            return True
+    return False
+
+
+def answer_instances(kind: str | None, sentence: str) -> list[str]:
+    """Return the spans of the sentence that could answer a question of this kind (a year for "time", ...)."""
+    return list(_instances(kind, sentence))
+
+
+# Asked of the same stored sentences again and again, as ``_terms`` is.
+@lru_cache(maxsize=16384)
+def _instances(kind: str | None, sentence: str) -> tuple[str, ...]:
+    return tuple(_find_instances(kind, sentence))
+
+
+def _find_instances(kind: str | None, sentence: str) -> list[str]:
+    if kind == "time":
+        return [m.group(0) for m in _TIME_INSTANCE.finditer(sentence)]
+    if kind == "number":
+        return [m.group(0) for m in _NUMBER_INSTANCE.finditer(sentence)]
+    if kind == "duration":
+        return [m.group(0) for m in _DURATION_INSTANCE.finditer(sentence)]
+    if kind == "place":
+        out = [m.group(1) or m.group(0) for m in _NAMED_PLACE.finditer(sentence)]
+        for m in _LOCATIVE.finditer(sentence):
+            word = m.group(1).rstrip(".’'")
+            if word[0].isupper() and word.lower() not in NOT_NAME_WORDS or word in PLACE_NOUNS:
+                out.append(word)
+        return out
+    if kind == "person":
+        # A name that opens the sentence is only taken with a second word ("Despite ..." is no person, "Jane Austen" is).
+        return [n for at, n in names(sentence) if (at > 0 or " " in n) and n.lower() not in NOT_NAME_WORDS]
+    if kind == "reason":
+        return [m.group(0) for m in _REASON_INSTANCE.finditer(sentence)]
+    return []
+
+
+def holds_new_answer(kind: str | None, sentence: str, known: set[str]) -> bool:
+    """Return True when the sentence holds an instance of the kind whose terms are not all known (asked or the topic)."""
+    return _new(_instances(kind, sentence), known)
+
+
+# Irregular word families the prefix stem cannot join: "where did he die?" is about a "death", "born" a "birth".
+_FAMILIES = (
+    ("die", "died", "dies", "dying", "dead", "death", "deaths"),
+    ("born", "birth", "births", "birthplace"),
+    ("marry", "married", "marries", "marrying", "marriage", "wed", "wedded", "wedding"),
+    ("win", "won", "wins", "winning", "winner", "victory"),
+    ("lose", "lost", "loses", "losing", "loss", "defeat", "defeated"),
+    ("begin", "began", "begun", "begins", "beginning", "start", "started", "starts", "starting"),
+    ("leave", "left", "leaves", "leaving", "departure", "departed"),
+    ("buy", "bought", "buys", "buying", "purchase", "purchased"),
+    ("write", "wrote", "written", "writes", "writing", "writer"),
+    ("sing", "sang", "sung", "sings", "singing", "singer", "song", "songs"),
+    ("grow", "grew", "grown", "grows", "growing", "growth"),
+    ("build", "built", "builds", "building"),
+    ("find", "found", "finds", "finding"),
+    ("pay", "paid", "pays", "paying", "payment"),
+    ("sell", "sold", "sells", "selling", "sale", "sales"),
+    ("teach", "taught", "teaches", "teaching", "teacher"),
+    ("meet", "met", "meets", "meeting"),
+    ("fight", "fought", "fights", "fighting"),
+    ("hold", "held", "holds", "holding"),
+    ("go", "went", "gone", "goes", "going"),
+    ("come", "came", "comes", "coming"),
+    ("live", "lived", "lives", "living", "life", "resided", "resident"),
+    ("kill", "killed", "kills", "killing", "murder", "murdered"),
+    ("move", "moved", "moves", "moving", "relocated"),
+    ("work", "worked", "works", "working", "job", "career"),
+)
+_FAMILY = {w: f[0] for f in _FAMILIES for w in f}
+_SUFFIXES = ("ing", "ed", "es", "s", "e")
+_PREDICATE_STEM = 5
+
+
+def predicate_stem(word: str) -> str:
+    """Return the crude stem that joins a word's family: "enacted" -> "enact", "died" -> "die", "birth" -> "born"."""
+    w = word.lower().strip("’'")
+    if w in _FAMILY:
+        return _FAMILY[w]
+    for suffix in _SUFFIXES:
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            w = w[: -len(suffix)]
+            break
+    return w[:_PREDICATE_STEM]
+
+
+_WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ’'-]+")
+# Words that say what kind of answer is wanted or point back, not what happened.
+_NOT_PREDICATE = frozenset({
+    *PERSON_PRONOUNS, *THING_PRONOUNS, *DEMONSTRATIVES, "year", "years", "date", "day", "month", "time", "many", "much",
+    "long", "old", "else", "other", "exactly", "happen", "happened", "happens", "mean", "means", "called", "name",
+    "kind", "type", "way", "thing", "things", "some", "any", "something", "anything", "get", "got", "make", "made",
+    "go", "take", "took", "one", "first", "last", "next", "after", "before", "about", "then", "there",
+})
+
+
+def predicate_words(question: str) -> list[str]:
+    """Return the question's own lower-case content words (what happened, to what): its names and pointers left out."""
+    asked = question.split("?", 1)[0]
+    stop = _stopword_set()
+    out = []
+    for m in _WORD.finditer(asked):
+        word = m.group(0).strip("’'-")
+        low = re.sub(r"[’']s$", "", word.lower())
+        if len(low) < 3 or word[:1].isupper() or low in stop or low in _NOT_PREDICATE or low in NOT_NAME_WORDS:
+            continue
+        out.append(low)
+    return out

@@ -206,3 +206,42 @@ def test_dialog_features_say_where_a_sentence_lies_from_the_last_answer(index: i
     features = dict(zip(DIALOG_FEATURES, dialog_features(flow, pid, index), strict=True))
     assert {name for name, v in features.items() if v} == {expected}
     assert not any(dialog_features(flow, "another passage", index))
+
+
+@pytest.mark.parametrize(
+    "question, sentence, topic, found",
+    [
+        pytest.param("Where's Heather Neroy from?", "A mom from Southern California, Neroy files the e-mail.", "", True, id="new-place"),
+        pytest.param("Where's Heather Neroy from?", "For Heather Neroy, it used to be a tedious process.", "", False, id="only-the-asked-name"),
+        pytest.param("Where is it located?", "Toronto is a city in Toronto.", "Toronto", False, id="only-the-topic"),
+        pytest.param("When in 2002 did this happen?", "He was charged in 2002.", "", False, id="only-the-asked-year"),
+        pytest.param("When in 2002 did this happen?", "He was charged in November.", "", True, id="another-time"),
+        pytest.param("Who came there?", "It was Anna.", "", True, id="a-person-is-left-to-answer-type"),
+        pytest.param("What did she do?", "Nothing at all.", "", True, id="untyped"),
+    ],
+)
+def test_new_answer_found(question: str, sentence: str, topic: str, found: bool) -> None:
+    from qa.answer.extractive import new_answer_found
+
+    assert new_answer_found(question, sentence, topic) is found
+
+
+def test_a_place_question_is_answered_by_a_sentence_with_a_place_the_question_lacks() -> None:
+    neroy = hit(
+        "For Heather Neroy, saving a recipe she found on the Internet used to be a tedious process. "
+        "After that Neroy, a stay-at-home mom in Southern California, would file the e-mail.",
+        [0.5, 0.4],
+    )
+    assert rank_sentences("Where's Heather Neroy from?", [neroy])[0].index == 1
+
+
+def test_the_questions_event_matches_its_word_family_in_the_sentence() -> None:
+    petty = hit(
+        "Petty's funeral took place on a Monday in a small chapel. "
+        "He was taken to the hospital, and his death was announced that night.",
+        [0.45, 0.42],
+    )
+    [first, second] = sorted(rank_sentences("How did Tom Petty die?", [petty]), key=lambda c: c.index)
+    predicate = SENTENCE_FEATURES.index("predicate")
+    assert (first.features[predicate], second.features[predicate]) == (0.0, 1.0)
+    assert rank_sentences("How did Tom Petty die?", [petty])[0].index == 1

@@ -2,7 +2,17 @@ from __future__ import annotations
 
 import pytest
 
-from qa.language import gives_title, names, question_type, speech_terms, terms
+from qa.language import (
+    expected_answer,
+    gives_title,
+    holds_new_answer,
+    names,
+    predicate_stem,
+    predicate_words,
+    question_type,
+    speech_terms,
+    terms,
+)
 
 
 @pytest.mark.parametrize(
@@ -41,3 +51,83 @@ def test_speech_verbs_are_one_concept() -> None:
 
 def test_names_take_accented_capitals() -> None:
     assert [n for _, n in names("Her daughters were Irène Joliot-Curie and Ève Curie.")] == ["Irène Joliot-Curie and Ève Curie"]
+
+
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        pytest.param("Where did he die?", "place", id="where"),
+        pytest.param("Where's she from?", "place", id="where-contracted"),
+        pytest.param("In which country is the lake?", "place", id="which-country"),
+        pytest.param("When did he enact this?", "time", id="when"),
+        pytest.param("What was the date of the incident?", "time", id="what-was-the-date"),
+        pytest.param("As of what year?", "time", id="as-of-what-year"),
+        pytest.param("How many main tasks are they asked to do?", "number", id="how-many"),
+        pytest.param("After how many times?", "number", id="how-many-inside"),
+        pytest.param("How long did it take them?", "duration", id="how-long"),
+        pytest.param("Who was a part of it?", "person", id="who"),
+        pytest.param("Says who?", "person", id="says-who"),
+        pytest.param("Why did he lose?", "reason", id="why"),
+        pytest.param("What did she do next?", None, id="untyped"),
+        pytest.param("What did they say? when where", None, id="only-before-the-question-mark"),
+    ],
+)
+def test_expected_answer(question: str, kind: str | None) -> None:
+    assert expected_answer(question) == kind
+
+
+@pytest.mark.parametrize(
+    "kind, sentence, known, found",
+    [
+        pytest.param("place", "She is a mom from Southern California.", "Heather Neroy", True, id="place-after-from"),
+        pytest.param("place", "For Heather Neroy, it used to be tedious.", "Heather Neroy", False, id="only-the-asked-name"),
+        pytest.param("place", "Bath became popular as a spa in Bath.", "Bath", False, id="only-the-topic"),
+        pytest.param("place", "He died at his home on Monday.", "", True, id="place-noun"),
+        pytest.param("place", "He met them on Monday.", "", False, id="a-weekday-is-no-place"),
+        pytest.param("place", "He died in Santa Monica, California.", "", True, id="city-comma-state"),
+        pytest.param("place", "York became the capital of the province of Ontario.", "York", True, id="province-of"),
+        pytest.param("time", "In November, he called elections.", "", True, id="month"),
+        pytest.param("time", "It ended a decade of leadership.", "", False, id="decade-is-no-date"),
+        pytest.param("time", "It happened in 2002.", "2002", False, id="year-already-asked"),
+        pytest.param("time", "In 2002 it happened again in November.", "2002", True, id="another-time"),
+        pytest.param("time", "Two years later, he resigned.", "", True, id="relative-time"),
+        pytest.param("time", "It was built in the 18th century.", "", True, id="century"),
+        pytest.param("time", "Most people may agree.", "", False, id="may-the-verb"),
+        pytest.param("number", "Police have three main tasks.", "", True, id="number-word"),
+        pytest.param("number", "The population was 88,859.", "", True, id="digits"),
+        pytest.param("number", "Many forces suffer from corruption.", "", False, id="many-is-no-number"),
+        pytest.param("duration", "It was fully an hour after they left.", "", True, id="an-hour"),
+        pytest.param("duration", "They crossed the chasm.", "", False, id="no-duration"),
+        pytest.param("person", "Jane Austen lived in Bath.", "Bath", True, id="person-name"),
+        pytest.param("person", "Despite a career, he worked.", "", False, id="sentence-opening-word"),
+    ],
+)
+def test_holds_new_answer(kind: str, sentence: str, known: str, found: bool) -> None:
+    assert holds_new_answer(kind, sentence, set(terms(known))) is found
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        pytest.param("die", "death", id="die-death"),
+        pytest.param("died", "dead", id="died-dead"),
+        pytest.param("born", "birth", id="born-birth"),
+        pytest.param("enacted", "enact", id="regular-past"),
+        pytest.param("created", "creation", id="verb-noun"),
+        pytest.param("tasks", "task", id="plural"),
+        pytest.param("lived", "living", id="ed-ing"),
+    ],
+)
+def test_predicate_stem_joins_a_family(a: str, b: str) -> None:
+    assert predicate_stem(a) == predicate_stem(b)
+
+
+def test_predicate_stem_keeps_different_words_apart() -> None:
+    assert predicate_stem("die") != predicate_stem("dinner")
+    assert predicate_stem("enact") != predicate_stem("enable")
+
+
+def test_predicate_words_leave_out_names_pronouns_and_appended_context() -> None:
+    assert predicate_words("Where did Tom Petty die?") == ["die"]
+    assert predicate_words("When did he enact this? Rajapaksa election") == ["enact"]
+    assert predicate_words("How many main tasks are they asked to do?") == ["main", "tasks", "asked"]
