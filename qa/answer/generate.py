@@ -56,8 +56,10 @@ class GenerativeAnswerer:
         name: str = "generative",
         probe: Callable[[], str | None] | None = None,
         serialize: bool = False,
+        context_tokens: int | None = None,
     ) -> None:
         self.model = model
+        self.context_tokens = context_tokens  # the model's context length, when it is small enough to budget
         self.settings = settings
         self.fallback = fallback
         self.name = name
@@ -148,7 +150,10 @@ class GenerativeAnswerer:
         shown = ""
         done = 0
         try:
-            for piece in self._tokens(answer_messages(question, hits)):
+            messages = answer_messages(question, hits, context_tokens=self.context_tokens, reply_tokens=s.max_tokens)
+            if self.context_tokens is not None and f"[{len(hits)}] " not in messages[-1][1]:
+                log.info("the prompt leaves out passages to fit %d tokens of context", self.context_tokens)
+            for piece in self._tokens(messages):
                 if not parts:
                     timings["first_token"] = (time.perf_counter() - started) * 1000.0
                 parts.append(piece)

@@ -50,23 +50,66 @@ CONDENSE_TURN_CHARS = 600
 _MARKER = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 
 
-def format_passages(hits: Sequence[Hit]) -> str:
-    """Return the hits as numbered passages, one block each, headings kept."""
-    blocks = []
+# A model with a small context (llama.cpp's n_ctx) must still get the best passages whole: the passages
+# get what the rules, the example, the question and the reply leave. English runs about 4 characters
+# a token; counting 3 keeps a margin for names and numbers, which split into more tokens.
+CHARS_PER_TOKEN = 3
+TEMPLATE_TOKENS = 64  # the chat template's role markers around the four messages
+MIN_CLIPPED_CHARS = 200  # a passage cut shorter than this is left out (the best one never is)
+_SENTENCE_END = re.compile(r"[.!?][\"”’)]?\s")
+
+
+def _clip_at_sentence(block: str, limit: int) -> str:
+    """Return the block cut to at most ``limit`` characters, at a sentence end where one is near."""
+    cut = block[:limit]
+    ends = [m.end() for m in _SENTENCE_END.finditer(cut)]
+    if ends and ends[-1] > limit // 2:
+        return cut[: ends[-1]].rstrip()
+    return cut[: max(cut.rfind(" "), 0) or limit].rstrip() + " …"
+
+
+def format_passages(hits: Sequence[Hit], budget: int | None = None) -> str:
+    """Return the hits as numbered passages, one block each, headings kept, in at most ``budget`` characters.
+
+    Passages go in rank order; the first that does not fit is cut at a sentence end, and the rest are left
+    out, so the numbers the model cites stay those of ``hits``.
+    """
+    blocks: list[str] = []
+    left = budget
     for n, hit in enumerate(hits, start=1):
         p = hit.passage
         heading = f"({p.heading}) " if p.heading else ""
-        blocks.append(f"[{n}] {heading}{' '.join(p.text.split())}")
+        block = f"[{n}] {heading}{' '.join(p.text.split())}"
+        if left is not None and len(block) > left:
+            if not blocks or left >= MIN_CLIPPED_CHARS:
+                blocks.append(_clip_at_sentence(block, max(left, MIN_CLIPPED_CHARS)))
+            break
+        blocks.append(block)
+        if left is not None:
+            left -= len(block) + 2
     return "\n\n".join(blocks)
 
 
-def answer_messages(question: str, hits: Sequence[Hit]) -> list[Message]:
-    """Return the messages asking for a cited answer to the question from the hits."""
+def answer_messages(question: str, hits: Sequence[Hit], *, context_tokens: int | None = None, reply_tokens: int = 0) -> list[Message]:
+    """Return the messages asking for a cited answer to the question from the hits.
+
+    With ``context_tokens`` (the model's context length), the passages are cut to what fits beside the
+    rest of the prompt and a reply of ``reply_tokens``.
+    """
+    question = question.strip()
+    budget = None
+    if context_tokens is not None:
+        fixed = sum(len(text) for _, text in _answer_messages(question, ""))
+        budget = max((context_tokens - reply_tokens - TEMPLATE_TOKENS) * CHARS_PER_TOKEN - fixed, 0)
+    return _answer_messages(question, format_passages(hits, budget))
+
+
+def _answer_messages(question: str, passages: str) -> list[Message]:
     return [
         ("system", ANSWER_SYSTEM),
         ("human", EXAMPLE_USER),
         ("ai", EXAMPLE_ANSWER),
-        ("human", ANSWER_USER.format(question=question.strip(), passages=format_passages(hits))),
+        ("human", ANSWER_USER.format(question=question, passages=passages)),
     ]
 
 

@@ -196,5 +196,12 @@ def make_answerer(
     model, probe, serialize = chat_model(settings, api_key)
     log.info("answer provider %s: %s", settings.provider, settings.model if settings.provider == "openai" else settings.model_path)
     return GenerativeAnswerer(
-        model, settings, fallback or ExtractiveAnswerer(settings, vocabulary), name=settings.provider, probe=probe, serialize=serialize
+        model,
+        settings,
+        fallback or ExtractiveAnswerer(settings, vocabulary),
+        name=settings.provider,
+        probe=probe,
+        serialize=serialize,
+        # An in-process model's context is known and small; an endpoint's is neither.
+        context_tokens=settings.n_ctx if settings.provider == "llamacpp" else None,
     )
