@@ -79,6 +79,8 @@ CSS = """
 .qa-sources ol, .qa-closest ul { margin: 0.2em 0 0 1.2em; padding: 0; font-size: 0.9em; }
 .qa-snippet { opacity: 0.8; }
 .qa-refusal { font-style: italic; }
+.qa-refusal-reason { margin-top: 0.3em; }
+.qa-refusal-closest { font-size: 0.85em; opacity: 0.8; margin-top: 0.3em; }
 .qa-pending { opacity: 0.85; }
 .qa-error-text { color: var(--error-text-color, #b91c1c); }
 .qa-fallback { font-size: 0.85em; opacity: 0.7; }

@@ -132,6 +132,21 @@ def _closest_line(key: str, hit: Hit) -> str:
     )
 
 
+def refusal_reason_html(answer: Answer) -> str:
+    """Return why a refusal refused, with the closest sentence it found marked as not an answer ("" when it gives no reason)."""
+    if not answer.refusal_reason:
+        return ""
+    out = f'<div class="qa-refusal-reason">{text_html(answer.refusal_reason)}</div>'
+    quotes = answer.refusal_quotes()
+    if quotes:
+        closest = max(quotes, key=lambda u: u.support).sentence
+        out += (
+            '<div class="qa-refusal-closest"><span class="qa-list-title">closest sentence found (not an answer)</span> '
+            f"<q>{text_html(closest)}</q></div>"
+        )
+    return out
+
+
 def scope_html(scope: Sequence[tuple[str, str]]) -> str:
     """Return the line naming the documents an answer was restricted to ("" when it searched every document).
 
@@ -151,6 +166,8 @@ def message_html(answer: Answer, closest_limit: int = 3, scope: Sequence[tuple[s
     parts = []
     if answer.refused:
         parts.append(f'<div class="qa-answer qa-refusal">{text_html(answer.answer)}</div>')
+        # Said right under the refusal: why it refused matters more than what was searched.
+        parts.append(refusal_reason_html(answer))
     else:
         parts.append(f'<div class="qa-answer">{answer_html(answer.answer, answer.citations)}</div>')
     # A reply that looked nothing up (small talk) says neither what was searched for nor an empty list of sources.
@@ -168,9 +185,10 @@ def message_html(answer: Answer, closest_limit: int = 3, scope: Sequence[tuple[s
         parts.append(f'<div class="qa-fallback">{escape(answer.fallback)}</div>')
     for u in answer.flagged:
         parts.append(f'<div class="qa-flagged">not supported by the documents: “{text_html(u.sentence)}”</div>')
-    if answer.removed:
-        n = len(answer.removed)
-        struck = "".join(f"<li><del>{text_html(u.sentence)}</del> ({escape(u.reason)})</li>" for u in answer.removed)
+    generated = answer.removed_generated()
+    if generated:
+        n = len(generated)
+        struck = "".join(f"<li><del>{text_html(u.sentence)}</del> ({escape(u.reason)})</li>" for u in generated)
         parts.append(
             f'<details class="qa-flagged"><summary>{n} generated sentence{"s" if n > 1 else ""} removed: '
             f"not supported by the documents</summary><ul>{struck}</ul></details>"

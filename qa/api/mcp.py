@@ -47,7 +47,7 @@ def server(runtime: Runtime) -> MCPServer:
 
     @mcp.tool()
     async def ask(question: str, history: list[dict[str, str]] | None = None) -> dict[str, Any]:
-        """Answer a question from the documents: the answer with [n] markers, refused, and citations (passage_id, source, quote)."""
+        """Answer from the documents: the answer with [n] markers, refused (refusal_reason: why), citations (passage_id, source, quote)."""
         return await _call(tools.ask, chain, question, history)
 
     @mcp.tool()

@@ -186,3 +186,47 @@ def test_message_panel_is_the_panel_of_the_answer(answer: Answer) -> None:
 @pytest.mark.parametrize("message", [error_html("no"), pending_html("Fir"), "<p>elsewhere</p>", ""])
 def test_message_panel_of_other_messages_is_none(message: str) -> None:
     assert message_panel(message) is None
+
+
+NOT_MENTIONED = "The documents do not mention “Fort <b>Stevenson</b>”."
+
+
+def _unknown_name_refusal(generated: tuple[Unsupported, ...] = ()) -> Answer:
+    quote = Unsupported("Fort Bragg was designed by <i>nobody</i>.", 0.12, NOT_MENTIONED)
+    return Answer(REFUSAL, True, "Who designed Fort Stevenson?", removed=(quote, *generated), refusal_reason=NOT_MENTIONED)
+
+
+def test_a_refusal_says_why_and_shows_its_closest_sentence_as_not_an_answer() -> None:
+    html = message_html(_unknown_name_refusal())
+    assert '<div class="qa-refusal-reason">The documents do not mention “Fort &lt;b&gt;Stevenson&lt;/b&gt;”.</div>' in html
+    assert "closest sentence found (not an answer)</span> <q>Fort Bragg was designed by &lt;i&gt;nobody&lt;/i&gt;.</q>" in html
+    assert "generated sentence" not in html and "<del>" not in html, "a refusal's quote is not a removed generated sentence"
+    assert html.index("qa-refusal-reason") < html.index("qa-searched"), "the reason is said right under the refusal"
+    assert answer_text(html) == REFUSAL
+
+
+def test_generated_sentences_beside_a_refusal_reason_keep_their_display() -> None:
+    generated = Unsupported("Fort Stevenson was designed by Vauban.", 0.05, "support 0.05 < 0.50", (1,))
+    html = message_html(_unknown_name_refusal((generated,)))
+    assert "qa-refusal-reason" in html
+    assert "1 generated sentence removed" in html and html.count("<del>") == 1
+    assert "<del>Fort Stevenson was designed by Vauban.</del>" in html
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(_answer((), refused=True), id="refusal-without-reason"),
+        pytest.param(_answer((_citation(),)), id="answer"),
+    ],
+)
+def test_no_reason_is_shown_where_none_was_given(answer: Answer) -> None:
+    html = message_html(answer)
+    assert "qa-refusal-reason" not in html and "qa-refusal-closest" not in html
+
+
+def test_a_reason_without_its_quote_is_shown_alone() -> None:
+    # A generator's extractive fallback keeps the reason but not its quote (``removed`` holds the generated sentences).
+    answer = Answer(REFUSAL, True, "q", refusal_reason=NOT_MENTIONED, fallback="answered extractively")
+    html = message_html(answer)
+    assert "qa-refusal-reason" in html and "qa-refusal-closest" not in html
