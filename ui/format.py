@@ -34,8 +34,15 @@ def highlighted_passage(text: str, start: int, end: int) -> str:
     )
 
 
+def _document(c: Citation) -> str:
+    """Return the cited document as header spans: its title (when known) beside its file name."""
+    title = f'<span class="qa-doc-title">{escape(c.title)}</span> ' if c.title else ""
+    return f'{title}<span class="qa-source">{escape(c.source)}</span>'
+
+
 def _cite_button(c: Citation) -> str:
-    hint = escape(f"{c.source} ¶{c.paragraph}: {c.quote}")
+    where = f"{c.title} ({c.source})" if c.title else c.source
+    hint = escape(f"{where} ¶{c.paragraph}: {c.quote}")
     return f'<button type="button" class="qa-cite qa-n-{c.n}" title="{hint}" aria-label="source {c.n}">[{c.n}]</button>'
 
 
@@ -66,7 +73,7 @@ def citation_card(c: Citation) -> str:
         # The passage id rides as a class (the sanitizer drops data attributes) so a saved chat can send it back.
         f'<article class="qa-card qa-card-{c.n} qa-pid-{escape(c.passage_id)}">'
         f'<header class="qa-card-head"><span class="qa-card-n">[{c.n}]</span> '
-        f'<span class="qa-source">{escape(c.source)}</span> '
+        f"{_document(c)} "
         f'<span class="qa-paragraph">¶ {c.paragraph}</span> '
         f"{_location(c.page, c.heading)}"
         f'<span class="qa-support" title="how well the quote supports the answer, 0 to 1">support {_support(c.support)}</span></header>'
@@ -118,7 +125,7 @@ def panel_html(answer: Answer | None) -> str:
 
 def _source_line(c: Citation) -> str:
     return (
-        f'<li>{_cite_button(c)} <span class="qa-source">{escape(c.source)}</span> '
+        f"<li>{_cite_button(c)} {_document(c)} "
         f'<span class="qa-paragraph">¶ {c.paragraph}</span> <span class="qa-support">support {_support(c.support)}</span></li>'
     )
 

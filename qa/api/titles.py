@@ -16,13 +16,10 @@ def unchanged(answer: Answer) -> Answer:
 
 
 def titler(runtime: Runtime) -> Titler:
-    """Return what gives an answer's citations their documents' titles (read when it runs: the service starts after the app)."""
+    """Return what gives an answer's citations their documents' titles (the service is looked up then: it starts after the app)."""
 
     def titled(answer: Answer) -> Answer:
         service = runtime.documents
-        if service is None or not answer.citations:
-            return answer
-        # One registry read per answer, for the cited names only; each document version's title is read once.
-        return answer.with_titles(service.titles_of({c.source for c in answer.citations}))
+        return answer if service is None else service.titled(answer)
 
     return titled

@@ -20,7 +20,7 @@ from qa.embed import Embedder
 from qa.errors import InputError, QAError, TooLarge
 from qa.ingest.formats import decode_text, kind_of
 from qa.store import PassageStore
-from qa.types import Passage
+from qa.types import Answer, Passage
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +247,13 @@ class DocumentService:
     def titles_of(self, names: Collection[str]) -> dict[str, str | None]:
         """Return the title of each named document (one registry read; each version's title read once), by name."""
         return {rec.name: self.title_of(rec) for rec in self.registry.named(names)}
+
+
+    def titled(self, answer: Answer) -> Answer:
+        """Return the answer with each citation naming its document's title (one registry read, for the cited names only)."""
+        if not answer.citations:
+            return answer
+        return answer.with_titles(self.titles_of({c.source for c in answer.citations}))
 
 
 def open_service(runtime: Any, *, url: str | None = None) -> DocumentService:

@@ -83,6 +83,8 @@ def test_ask_click_citation_follow_up_refusal_and_markup(server: LiveServer, pag
     assert card.locator("mark.qa-quote").inner_text() == citation["quote"]
     assert card.locator(".qa-passage").inner_text() == citation["text"]
     assert citation["source"] in card.inner_text() and f"¶ {citation['paragraph']}" in card.inner_text()
+    # The served chat has the document service: the card names the document's title, as the API's citation does.
+    assert citation["title"] and card.locator(".qa-doc-title").inner_text() == citation["title"]
     screenshot(page, "chat")
 
     # A follow-up is rewritten with the history, and the rewrite is shown.

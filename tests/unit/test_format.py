@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from typing import Any
 
@@ -230,3 +231,17 @@ def test_a_reason_without_its_quote_is_shown_alone() -> None:
     answer = Answer(REFUSAL, True, "q", refusal_reason=NOT_MENTIONED, fallback="answered extractively")
     html = message_html(answer)
     assert "qa-refusal-reason" in html and "qa-refusal-closest" not in html
+
+
+def test_a_citation_names_its_documents_title_beside_the_file_name() -> None:
+    titled = replace(_citation(), title='Rules <b>&</b> "notes"')
+    message = message_html(_answer((titled,)))
+    named = '<span class="qa-doc-title">Rules &lt;b&gt;&amp;&lt;/b&gt; &quot;notes&quot;</span> <span class="qa-source">doc.txt</span>'
+    assert message.count(named) == 2, "in the sources list and in the card the panel shows"
+    assert 'title="Rules &lt;b&gt;&amp;&lt;/b&gt; &quot;notes&quot; (doc.txt) ¶3: Second sentence here."' in message, "the hover names it too"
+    assert named in panel_html(_answer((titled,)))
+
+
+def test_a_citation_without_a_title_shows_its_file_name_alone() -> None:
+    message = message_html(_answer((_citation(),)))
+    assert "qa-doc-title" not in message and 'title="doc.txt ¶3: Second sentence here."' in message
