@@ -81,6 +81,9 @@ CSS = """
 .qa-refusal { font-style: italic; }
 .qa-refusal-reason { margin-top: 0.3em; }
 .qa-refusal-closest { font-size: 0.85em; opacity: 0.8; margin-top: 0.3em; }
+/* A cited document's title leads; its file name follows, quieter. */
+.qa-card-head .qa-doc-title, .qa-sources .qa-doc-title { font-weight: 600; }
+.qa-doc-title + .qa-source { opacity: 0.7; }
 .qa-pending { opacity: 0.85; }
 .qa-error-text { color: var(--error-text-color, #b91c1c); }
 .qa-fallback { font-size: 0.85em; opacity: 0.7; }

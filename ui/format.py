@@ -106,10 +106,12 @@ def panel_body(answer: Answer, closest_limit: int = 3) -> str:
         cards = "".join(citation_card(c) for c in answer.citations)
         return f'<div class="qa-panel-title">Sources for “{asked}”</div>{cards}'
     closest = _closest(answer, closest_limit)
+    # Why it refused, when the answerer says: the passages below are then read knowing what is missing.
+    why = f'<p class="qa-panel-reason">{text_html(answer.refusal_reason)}</p>' if answer.refusal_reason else ""
     if not closest:
-        return f'<div class="qa-panel-title">No passages matched “{asked}”.</div>'
+        return f'<div class="qa-panel-title">No passages matched “{asked}”.</div>{why}'
     cards = "".join(passage_card(key, rank, hit) for key, rank, hit in closest)
-    return f'<div class="qa-panel-title">Closest passages to “{asked}” (not sources: none answers it)</div>{cards}'
+    return f'<div class="qa-panel-title">Closest passages to “{asked}” (not sources: none answers it)</div>{why}{cards}'
 
 
 EMPTY_PANEL = (

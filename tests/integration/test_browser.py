@@ -118,6 +118,9 @@ def test_ask_click_citation_follow_up_refusal_and_markup(server: LiveServer, pag
     closest = unknown.locator(".qa-refusal-closest")
     assert "not an answer" in closest.inner_text().lower() and expected["removed"][0]["sentence"] in closest.inner_text()
     assert "generated sentence" not in unknown.inner_text()
+    reason = page.locator("#qa-sources .qa-panel-reason")
+    reason.wait_for(timeout=BROWSER_TIMEOUT_MS)
+    assert reason.inner_text() == expected["refusal_reason"], "the sources panel says why beside the closest passages"
 
     screenshot(page, "chat-conversation")
     assert outside == [], "the page loads nothing from outside the server"

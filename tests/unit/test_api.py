@@ -311,4 +311,10 @@ def test_openapi_documents_the_contract(client: TestClient) -> None:
     assert {"/api/ask", "/api/ask/stream", "/api/passages/{passage_id}", "/api/health"} <= set(schema["paths"])
     ask = schema["components"]["schemas"]["AskRequest"]
     assert ask["required"] == ["question"]
+    schemas = schema["components"]["schemas"]
+    answer = schemas["AskResponse"]["properties"]
+    assert "refusal_reason" in answer and "not supported" not in answer["refusal_reason"]["description"]
+    assert "refusal" in answer["removed"]["description"], "removed is described as holding a refusal's quote too"
+    assert "title" in schemas["CitationOut"]["properties"] and "title" in schemas["DocumentOut"]["properties"]
+    assert "refusal_reason" in schemas["AnswerContext"]["properties"], "the OpenAI-compatible context documents it"
     assert client.get("/docs").status_code == 200

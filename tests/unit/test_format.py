@@ -204,6 +204,9 @@ def test_a_refusal_says_why_and_shows_its_closest_sentence_as_not_an_answer() ->
     assert "generated sentence" not in html and "<del>" not in html, "a refusal's quote is not a removed generated sentence"
     assert html.index("qa-refusal-reason") < html.index("qa-searched"), "the reason is said right under the refusal"
     assert answer_text(html) == REFUSAL
+    panel = panel_html(_unknown_name_refusal())
+    assert '<p class="qa-panel-reason">The documents do not mention “Fort &lt;b&gt;Stevenson&lt;/b&gt;”.</p>' in panel
+    assert "qa-panel-reason" not in panel_html(_answer((), refused=True)), "no reason given, none shown"
 
 
 def test_generated_sentences_beside_a_refusal_reason_keep_their_display() -> None:
