@@ -138,7 +138,8 @@ class AskResponse(BaseModel):
     removed: list[UnsupportedOut] | None = Field(
         None,
         description="Only when a sentence was not supported by the documents: the generated sentences verification removed, "
-        "and, on a refusal that gives a `refusal_reason`, the closest (too weak) quote found, whose `reason` is that reason.",
+        "and, on an extractive refusal that gives a `refusal_reason`, the closest (too weak) quote found, whose `reason` is that "
+        "reason. Read `refusal_reason` for why an answer was refused.",
     )
     flagged: list[UnsupportedOut] | None = Field(None, description="Only when generated sentences failed verification: kept, flagged.")
     refusal_reason: str | None = Field(
