@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 
@@ -69,6 +70,8 @@ class Citation:
     support: float
     heading: str = ""
     page: int | None = None
+    # The title of the cited document (qa.documents.title), where the documents are known; None elsewhere.
+    title: str | None = None
 
     def __post_init__(self) -> None:
         if self.text[self.start : self.end] != self.quote:
@@ -90,7 +93,7 @@ MAX_DOCUMENT_FILTER = 256
 
 @dataclass(frozen=True)
 class Unsupported:
-    """A generated sentence that failed verification against the passages it cites."""
+    """A sentence not supported by the documents: a generated one that failed verification, or the weak quote of a refusal."""
 
     sentence: str
     support: float
@@ -115,6 +118,8 @@ class Answer:
     fallback: str | None = None
     removed: tuple[Unsupported, ...] = ()
     flagged: tuple[Unsupported, ...] = ()
+    # Why a refusal refused, when the answerer can say ("The documents do not mention “X”."); None otherwise.
+    refusal_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the public JSON object shared by `qa ask --json` and the answer API."""
@@ -128,9 +133,28 @@ class Answer:
         }
         if self.fallback is not None:
             d["fallback"] = self.fallback
-        # Only generative answers are verified; the keys appear only when a sentence failed.
+        # The keys appear only when a sentence failed: a generated one, or the weak quote a refusal found.
         if self.removed:
             d["removed"] = [u.to_dict() for u in self.removed]
         if self.flagged:
             d["flagged"] = [u.to_dict() for u in self.flagged]
+        if self.refusal_reason is not None:
+            d["refusal_reason"] = self.refusal_reason
         return d
+
+    def with_titles(self, titles: Mapping[str, str | None]) -> Answer:
+        """Return the answer with each citation naming its document's title (``titles`` by source; others unchanged)."""
+        if not any(titles.get(c.source) for c in self.citations):
+            return self
+        return replace(self, citations=tuple(replace(c, title=titles.get(c.source) or c.title) for c in self.citations))
+
+    def refusal_quotes(self) -> tuple[Unsupported, ...]:
+        """Return the weak quotes a refusal found (its reason beside them), not the generated sentences verification removed."""
+        if self.refusal_reason is None:
+            return ()
+        return tuple(u for u in self.removed if u.reason == self.refusal_reason)
+
+    def removed_generated(self) -> tuple[Unsupported, ...]:
+        """Return the generated sentences verification removed."""
+        quotes = self.refusal_quotes()
+        return tuple(u for u in self.removed if u not in quotes)

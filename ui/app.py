@@ -79,6 +79,11 @@ CSS = """
 .qa-sources ol, .qa-closest ul { margin: 0.2em 0 0 1.2em; padding: 0; font-size: 0.9em; }
 .qa-snippet { opacity: 0.8; }
 .qa-refusal { font-style: italic; }
+.qa-refusal-reason { margin-top: 0.3em; }
+.qa-refusal-closest { font-size: 0.85em; opacity: 0.8; margin-top: 0.3em; }
+/* A cited document's title leads; its file name follows, quieter. */
+.qa-card-head .qa-doc-title, .qa-sources .qa-doc-title { font-weight: 600; }
+.qa-doc-title + .qa-source { opacity: 0.7; }
 .qa-pending { opacity: 0.85; }
 .qa-error-text { color: var(--error-text-color, #b91c1c); }
 .qa-fallback { font-size: 0.85em; opacity: 0.7; }
@@ -98,12 +103,14 @@ THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], fon
 
 
 def make_respond(
-    chain: AnswerChain, scope: Callable[[Sequence[str]], list[tuple[str, str]]] | None = None
+    chain: AnswerChain,
+    scope: Callable[[Sequence[str]], list[tuple[str, str]]] | None = None,
+    titled: Callable[[Answer], Answer] | None = None,
 ) -> Callable[..., Iterator[tuple[str, Any]]]:
     """Return the chat function: stream the answer into the chat, then fill the sources panel.
 
     ``scope`` labels the chosen documents (id -> (id, label)) for the answer to name what it searched in; it raises
-    QAError for a choice that cannot be searched.
+    QAError for a choice that cannot be searched. ``titled`` gives the citations their documents' titles.
     """
 
     def respond(message: str, history: list[Any], documents: list[str] | None = None) -> Iterator[tuple[str, Any]]:
@@ -115,6 +122,7 @@ def make_respond(
             # No document chosen in the "Search in" selector means every document.
             for item in chain.stream(message, turns, documents=documents or None):
                 if isinstance(item, Answer):
+                    item = titled(item) if titled is not None else item
                     yield message_html(item, scope=searched_in), panel_html(item)
                 else:
                     partial += item
@@ -248,8 +256,10 @@ def build_blocks(
                     feedback_options=("Like", "Dislike") if feedback is not None else None,
                     placeholder="Ask a question about the documents.",
                 )
+                # Citations name their documents' titles where a document service knows them.
+                respond = make_respond(chain, catalog.scope if catalog else None, documents.titled if documents is not None else None)
                 chat = SavingChatInterface(
-                    with_saving(make_respond(chain, catalog.scope if catalog else None), chatbot, extra_inputs=1 if search else 0),
+                    with_saving(respond, chatbot, extra_inputs=1 if search else 0),
                     chatbot=chatbot,
                     textbox=gr.Textbox(placeholder="Ask a question…", submit_btn=True, stop_btn=True, scale=7, elem_id="qa-input"),
                     # With an extra input Gradio wants each example as a list; None keeps the selector as it is.

@@ -34,8 +34,15 @@ def highlighted_passage(text: str, start: int, end: int) -> str:
     )
 
 
+def _document(c: Citation) -> str:
+    """Return the cited document as header spans: its title (when known) beside its file name."""
+    title = f'<span class="qa-doc-title">{escape(c.title)}</span> ' if c.title else ""
+    return f'{title}<span class="qa-source">{escape(c.source)}</span>'
+
+
 def _cite_button(c: Citation) -> str:
-    hint = escape(f"{c.source} ¶{c.paragraph}: {c.quote}")
+    where = f"{c.title} ({c.source})" if c.title else c.source
+    hint = escape(f"{where} ¶{c.paragraph}: {c.quote}")
     return f'<button type="button" class="qa-cite qa-n-{c.n}" title="{hint}" aria-label="source {c.n}">[{c.n}]</button>'
 
 
@@ -66,7 +73,7 @@ def citation_card(c: Citation) -> str:
         # The passage id rides as a class (the sanitizer drops data attributes) so a saved chat can send it back.
         f'<article class="qa-card qa-card-{c.n} qa-pid-{escape(c.passage_id)}">'
         f'<header class="qa-card-head"><span class="qa-card-n">[{c.n}]</span> '
-        f'<span class="qa-source">{escape(c.source)}</span> '
+        f"{_document(c)} "
         f'<span class="qa-paragraph">¶ {c.paragraph}</span> '
         f"{_location(c.page, c.heading)}"
         f'<span class="qa-support" title="how well the quote supports the answer, 0 to 1">support {_support(c.support)}</span></header>'
@@ -99,10 +106,12 @@ def panel_body(answer: Answer, closest_limit: int = 3) -> str:
         cards = "".join(citation_card(c) for c in answer.citations)
         return f'<div class="qa-panel-title">Sources for “{asked}”</div>{cards}'
     closest = _closest(answer, closest_limit)
+    # Why it refused, when the answerer says: the passages below are then read knowing what is missing.
+    why = f'<p class="qa-panel-reason">{text_html(answer.refusal_reason)}</p>' if answer.refusal_reason else ""
     if not closest:
-        return f'<div class="qa-panel-title">No passages matched “{asked}”.</div>'
+        return f'<div class="qa-panel-title">No passages matched “{asked}”.</div>{why}'
     cards = "".join(passage_card(key, rank, hit) for key, rank, hit in closest)
-    return f'<div class="qa-panel-title">Closest passages to “{asked}” (not sources: none answers it)</div>{cards}'
+    return f'<div class="qa-panel-title">Closest passages to “{asked}” (not sources: none answers it)</div>{why}{cards}'
 
 
 EMPTY_PANEL = (
@@ -118,7 +127,7 @@ def panel_html(answer: Answer | None) -> str:
 
 def _source_line(c: Citation) -> str:
     return (
-        f'<li>{_cite_button(c)} <span class="qa-source">{escape(c.source)}</span> '
+        f"<li>{_cite_button(c)} {_document(c)} "
         f'<span class="qa-paragraph">¶ {c.paragraph}</span> <span class="qa-support">support {_support(c.support)}</span></li>'
     )
 
@@ -130,6 +139,21 @@ def _closest_line(key: str, hit: Hit) -> str:
         f'<li><button type="button" class="qa-cite qa-open qa-n-{key}">{escape(p.source)} ¶ {p.paragraph}</button> '
         f'<span class="qa-snippet">{text_html(snippet)}</span></li>'
     )
+
+
+def refusal_reason_html(answer: Answer) -> str:
+    """Return why a refusal refused, with the closest sentence it found marked as not an answer ("" when it gives no reason)."""
+    if not answer.refusal_reason:
+        return ""
+    out = f'<div class="qa-refusal-reason">{text_html(answer.refusal_reason)}</div>'
+    quotes = answer.refusal_quotes()
+    if quotes:
+        closest = max(quotes, key=lambda u: u.support).sentence
+        out += (
+            '<div class="qa-refusal-closest"><span class="qa-list-title">closest sentence found (not an answer)</span> '
+            f"<q>{text_html(closest)}</q></div>"
+        )
+    return out
 
 
 def scope_html(scope: Sequence[tuple[str, str]]) -> str:
@@ -151,6 +175,8 @@ def message_html(answer: Answer, closest_limit: int = 3, scope: Sequence[tuple[s
     parts = []
     if answer.refused:
         parts.append(f'<div class="qa-answer qa-refusal">{text_html(answer.answer)}</div>')
+        # Said right under the refusal: why it refused matters more than what was searched.
+        parts.append(refusal_reason_html(answer))
     else:
         parts.append(f'<div class="qa-answer">{answer_html(answer.answer, answer.citations)}</div>')
     # A reply that looked nothing up (small talk) says neither what was searched for nor an empty list of sources.
@@ -168,9 +194,10 @@ def message_html(answer: Answer, closest_limit: int = 3, scope: Sequence[tuple[s
         parts.append(f'<div class="qa-fallback">{escape(answer.fallback)}</div>')
     for u in answer.flagged:
         parts.append(f'<div class="qa-flagged">not supported by the documents: “{text_html(u.sentence)}”</div>')
-    if answer.removed:
-        n = len(answer.removed)
-        struck = "".join(f"<li><del>{text_html(u.sentence)}</del> ({escape(u.reason)})</li>" for u in answer.removed)
+    generated = answer.removed_generated()
+    if generated:
+        n = len(generated)
+        struck = "".join(f"<li><del>{text_html(u.sentence)}</del> ({escape(u.reason)})</li>" for u in generated)
         parts.append(
             f'<details class="qa-flagged"><summary>{n} generated sentence{"s" if n > 1 else ""} removed: '
             f"not supported by the documents</summary><ul>{struck}</ul></details>"

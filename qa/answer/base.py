@@ -20,6 +20,7 @@ class Draft:
     timings_ms: dict[str, float] = field(default_factory=dict)
     removed: tuple[Unsupported, ...] = ()
     flagged: tuple[Unsupported, ...] = ()
+    refusal_reason: str | None = None  # why it refused, in words for a user; None: no reason to give
 
     @property
     def refused(self) -> bool:

@@ -221,6 +221,7 @@ class AnswerChain:
             fallback=draft.fallback,
             removed=draft.removed,
             flagged=draft.flagged,
+            refusal_reason=draft.refusal_reason if draft.refused else None,
         )
 
     def answer_hits(self, step: Step, hits: Sequence[Hit]) -> Draft:

@@ -132,7 +132,10 @@ class GenerativeAnswerer:
     def _fallback(self, question: str, hits: Sequence[Hit], verified: Verified | None, timings: dict[str, float]) -> Draft:
         draft = self.fallback.answer(question, hits)
         removed = (verified.removed + verified.flagged) if verified else ()
-        return Draft(draft.text, draft.citations, fallback=FALLBACK, timings_ms=timings, removed=removed)
+        # The fallback's refusal reason is kept; its weak quote is not (``removed`` holds the generated sentences here).
+        return Draft(
+            draft.text, draft.citations, fallback=FALLBACK, timings_ms=timings, removed=removed, refusal_reason=draft.refusal_reason
+        )
 
     def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Draft]:
         """Yield each generated sentence once verification has passed it, then the verified Draft.

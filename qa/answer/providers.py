@@ -86,7 +86,8 @@ class ExtractiveAnswerer:
             # The cheap test first: the corpus is asked only about questions whose answer is weak.
             if best.support < s.refuse_below * UNKNOWN_NAME_SHARE and (name := unknown_name(asked, self.vocabulary)):
                 log.info("refused: the documents never write %r together (best support %.2f)", name, best.support)
-                return Draft(text="", citations=(), removed=(Unsupported(best.quote, best.support, not_mentioned(name)),))
+                reason = not_mentioned(name)
+                return Draft(text="", citations=(), removed=(Unsupported(best.quote, best.support, reason),), refusal_reason=reason)
         return Draft(text=text, citations=citations)
 
     def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Draft]:

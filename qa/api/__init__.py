@@ -1,7 +1,8 @@
 """The HTTP layer: one module per resource, each only translating HTTP to one library call.
 
 `schemas` holds the contract, `guard` the key and body limits, `errors` the JSON error mapping,
-`docs` the offline /docs and /redoc, `streams` the answering threads and SSE; the resources are
+`docs` the offline /docs and /redoc, `streams` the answering threads and SSE, `titles` the titles
+citations name; the resources are
 `ask`, `passages`, `health`, `documents` (under /api), `openai` (/v1) and `mcp` (/mcp).
 `create_app` below is where they are put together.
 """
@@ -17,6 +18,7 @@ from qa.api.errors import OPENAI_PREFIX, describe_validation_error, install_erro
 from qa.api.guard import ApiGuard
 from qa.api.schemas import API_PREFIX, ERRORS
 from qa.api.streams import answer_limiter
+from qa.api.titles import titler
 from qa.runtime import Runtime
 
 __all__ = ["API_PREFIX", "create_app", "describe_validation_error"]
@@ -30,12 +32,13 @@ def create_app(runtime: Runtime, *, loopback: bool = True) -> FastAPI:
     security = [Security(HTTPBearer(auto_error=False))] if settings.server.api_key else []
     api = APIRouter(prefix=API_PREFIX, dependencies=security, responses=ERRORS)
     answering = answer_limiter()  # shared by every route that answers
-    api.include_router(ask.router(runtime.chain, answering))
+    titled = titler(runtime)  # citations name their documents' titles
+    api.include_router(ask.router(runtime.chain, answering, titled))
     api.include_router(passages.router(runtime.retriever))
     api.include_router(health.router(runtime))
     api.include_router(documents.router(runtime))
     app.include_router(api)
-    v1 = openai.router(runtime.chain, answering)
+    v1 = openai.router(runtime.chain, answering, titled)
     app.include_router(v1, prefix=OPENAI_PREFIX, dependencies=security, responses=ERRORS, tags=["OpenAI"])
     from qa.api import mcp  # imported here: the MCP SDK takes a second to import (qa.server imports it beside the model load)
 

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from qa.answer.chain import AnswerChain
 from qa.api.schemas import AskRequest, AskResponse, ask_request
 from qa.api.streams import answer_limiter, in_thread, run_limited
+from qa.api.titles import Titler, unchanged
 from qa.errors import QAError
 from qa.types import Answer
 
@@ -23,12 +24,12 @@ def sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def _events(first: str | Answer, rest: Iterator[str | Answer]) -> Generator[str, None, None]:
+def _events(first: str | Answer, rest: Iterator[str | Answer], titled: Titler = unchanged) -> Generator[str, None, None]:
     item: str | Answer | None = first
     try:
         while item is not None:
             if isinstance(item, Answer):
-                yield sse("answer", item.to_dict())
+                yield sse("answer", titled(item).to_dict())
             else:
                 yield sse("delta", {"text": item})
             item = next(rest, None)
@@ -40,8 +41,8 @@ def _events(first: str | Answer, rest: Iterator[str | Answer]) -> Generator[str,
             close()  # a client that went away frees its generation
 
 
-def router(chain: AnswerChain, limiter: CapacityLimiter | None = None) -> APIRouter:
-    """Return the routes that answer questions (at most ``limiter.total`` answering at once)."""
+def router(chain: AnswerChain, limiter: CapacityLimiter | None = None, titled: Titler = unchanged) -> APIRouter:
+    """Return the routes that answer questions (at most ``limiter.total`` answering at once; citations titled by ``titled``)."""
     r = APIRouter()
     slots = limiter or answer_limiter()
     # The schema states the configured limits (question length, history turns).
@@ -50,7 +51,8 @@ def router(chain: AnswerChain, limiter: CapacityLimiter | None = None) -> APIRou
     async def ask(body: AskRequest) -> JSONResponse:
         """Return the cited answer: the same object `qa ask --json` prints."""
         history = [t.model_dump() for t in body.history]
-        answer = await run_limited(slots, partial(chain.ask, documents=body.documents), body.question, history, body.top_k)
+        asked = partial(chain.ask, documents=body.documents)
+        answer = await run_limited(slots, lambda: titled(asked(body.question, history, body.top_k)))
         return JSONResponse(answer.to_dict())
 
     async def ask_stream(body: AskRequest) -> StreamingResponse:
@@ -58,7 +60,7 @@ def router(chain: AnswerChain, limiter: CapacityLimiter | None = None) -> APIRou
         events = chain.stream(body.question, [t.model_dump() for t in body.history], body.top_k, documents=body.documents)
         first = await run_limited(slots, next, events)  # validation happens here, so a bad request still gets a 4xx status
         return StreamingResponse(
-            in_thread(_events(first, events), slots),
+            in_thread(_events(first, events, titled), slots),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

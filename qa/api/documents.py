@@ -41,6 +41,11 @@ class DocumentOut(BaseModel):
     sha256: str | None
     added: str
     origin: str = Field(description="upload (through the API or the chat) | folder (`qa ingest`)")
+    title: str | None = Field(
+        None,
+        description="What people know the document by: its first `# ` heading, else the heading it opens under, "
+        "else its opening words; null while it has no passage.",
+    )
 
 
 _UPLOAD_DOC = {
@@ -115,8 +120,9 @@ def router(runtime: Runtime) -> APIRouter:
 
     @r.get("/documents", response_model=list[DocumentOut], summary="List documents")
     def documents() -> JSONResponse:
-        """Return every document: id, name, type, bytes, pages, passages, sha256, added."""
-        return JSONResponse([d.to_dict() for d in service().documents()])
+        """Return every document: id, name, title, type, bytes, pages, passages, sha256, added."""
+        svc = service()
+        return JSONResponse([d.to_dict() | {"title": svc.title_of(d)} for d in svc.documents()])
 
     @r.get("/documents/{doc_id}", responses={404: {"model": ErrorOut}}, summary="Get a document with its passages")
     def document(doc_id: str) -> JSONResponse:
@@ -125,7 +131,7 @@ def router(runtime: Runtime) -> APIRouter:
         if found is None:
             raise HTTPException(404, f"no document with id '{doc_id}'")
         rec, passages = found
-        body = rec.to_dict()
+        body = rec.to_dict() | {"title": service().title_of(rec)}
         body["passages_list"] = [
             {"passage_id": p.passage_id, "paragraph": p.paragraph, "page": p.page, "heading": p.heading, "text": p.text} for p in passages
         ]

@@ -39,6 +39,14 @@ def server(runtime: Runtime) -> MCPServer:
     mcp: MCPServer = MCPServer("qa", instructions=INSTRUCTIONS, version="1")
     chain, retriever = runtime.chain, runtime.retriever
 
+    def _titled(body: dict[str, Any]) -> dict[str, Any]:
+        """Return the answer object with its citations naming their documents' titles, where a document service knows them."""
+        service, cited = runtime.documents, body.get("citations") or []
+        if service is None or not cited:
+            return body
+        titles = service.titles_of({c["source"] for c in cited})
+        return body | {"citations": [c | {"title": titles.get(c["source"]) or c.get("title")} for c in cited]}
+
     # Async tools, so one call never stalls the server's event loop.
     @mcp.tool()
     async def search(query: str, top_k: int = 5) -> list[dict[str, Any]]:
@@ -47,8 +55,8 @@ def server(runtime: Runtime) -> MCPServer:
 
     @mcp.tool()
     async def ask(question: str, history: list[dict[str, str]] | None = None) -> dict[str, Any]:
-        """Answer a question from the documents: the answer with [n] markers, refused, and citations (passage_id, source, quote)."""
-        return await _call(tools.ask, chain, question, history)
+        """Answer from the documents: text with [n] markers, refused (refusal_reason: why), citations (passage_id, source, title, quote)."""
+        return await _call(lambda: _titled(tools.ask(chain, question, history)))
 
     @mcp.tool()
     async def get_passage(passage_id: str) -> dict[str, Any]:

@@ -4,7 +4,8 @@ The messages become the question (the last user message) and its history (earlie
 assistant turns; system prompts are ignored: the documents decide the answer). The reply's
 ``content`` is the cited answer with its ``[n]`` markers; its citations ride along in an extra
 ``context`` field of the message (Azure OpenAI's name for it), sent once, in the final chunk of
-a stream. A refusal is a normal reply whose ``context.refused`` is true. Sampling options
+a stream. A refusal is a normal reply whose ``context.refused`` is true (``context.refusal_reason``
+says why, when it can). Sampling options
 (``temperature``, ``max_tokens`` …) are accepted and ignored: answers are quoted, not sampled.
 """
 
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from qa.answer.chain import AnswerChain
 from qa.api.schemas import DEFAULT_LIMITS, CitationOut, DocumentIds, Text
 from qa.api.streams import answer_limiter, in_thread, run_limited
+from qa.api.titles import Titler, unchanged
 from qa.errors import InputError, QAError
 from qa.types import Answer
 
@@ -74,6 +76,9 @@ class AnswerContext(BaseModel):
     refused: bool = Field(description="True when the documents do not hold the answer (the content is the refusal sentence).")
     citations: list[CitationOut] = Field(description="What each `[n]` in the content quotes.")
     standalone_question: str = Field(description="The question rewritten without the history: what was searched for.")
+    refusal_reason: str | None = Field(
+        None, description="Only on a refusal whose cause can be named: why, in words for a user (as in `/api/ask`)."
+    )
 
 
 class ReplyMessage(BaseModel):
@@ -137,12 +142,12 @@ def to_question(messages: list[ChatMessage], max_turns: int) -> tuple[str, list[
 
 
 def context_of(answer: Answer) -> dict[str, Any]:
-    """Return the extra ``context`` field: refusal flag, citations and the searched-for question."""
+    """Return the extra ``context`` field: refusal flag (and reason, when there is one), citations and the searched-for question."""
     return {
         "refused": answer.refused,
         "citations": [c.to_dict() for c in answer.citations],
         "standalone_question": answer.standalone_question,
-    }
+    } | ({"refusal_reason": answer.refusal_reason} if answer.refusal_reason is not None else {})
 
 
 def remainder(sent: str, final: str) -> str:
@@ -169,7 +174,7 @@ class _Reply:
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
 
-def _chunks(reply: _Reply, first: str | Answer, rest: Iterator[str | Answer]) -> Generator[str, None, None]:
+def _chunks(reply: _Reply, first: str | Answer, rest: Iterator[str | Answer], titled: Titler = unchanged) -> Generator[str, None, None]:
     sent = ""
     item: str | Answer | None = first
     try:
@@ -179,7 +184,7 @@ def _chunks(reply: _Reply, first: str | Answer, rest: Iterator[str | Answer]) ->
                 tail = remainder(sent, item.answer)
                 if tail:
                     yield reply.chunk({"content": tail})
-                yield reply.chunk({"context": context_of(item)}, finish="stop")
+                yield reply.chunk({"context": context_of(titled(item))}, finish="stop")
             else:
                 sent += item
                 yield reply.chunk({"content": item})
@@ -194,8 +199,8 @@ def _chunks(reply: _Reply, first: str | Answer, rest: Iterator[str | Answer]) ->
     yield "data: [DONE]\n\n"
 
 
-def router(chain: AnswerChain, limiter: CapacityLimiter | None = None) -> APIRouter:
-    """Return the OpenAI-compatible routes (at most ``limiter.total`` answering at once)."""
+def router(chain: AnswerChain, limiter: CapacityLimiter | None = None, titled: Titler = unchanged) -> APIRouter:
+    """Return the OpenAI-compatible routes (at most ``limiter.total`` answering at once; citations titled by ``titled``)."""
     r = APIRouter()
     slots = limiter or answer_limiter()
 
@@ -215,11 +220,12 @@ def router(chain: AnswerChain, limiter: CapacityLimiter | None = None) -> APIRou
         question, history = to_question(body.messages, chain.limits.max_history_turns)
         reply = _Reply(body.model)
         if not body.stream:
-            return JSONResponse(reply.completion(await run_limited(slots, partial(chain.ask, documents=body.documents), question, history)))
+            asked = partial(chain.ask, documents=body.documents)
+            return JSONResponse(reply.completion(await run_limited(slots, lambda: titled(asked(question, history)))))
         events = chain.stream(question, history, documents=body.documents)
         first = await run_limited(slots, next, events)  # validation and retrieval happen here, so a bad request still gets a 4xx status
         return StreamingResponse(
-            in_thread(_chunks(reply, first, events), slots),
+            in_thread(_chunks(reply, first, events, titled), slots),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

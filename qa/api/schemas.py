@@ -105,6 +105,9 @@ class CitationOut(BaseModel):
     support: float = Field(description="How well the quote supports the answer, 0 to 1.")
     heading: str = Field("", description="The heading of the section the passage is in (empty when none).")
     page: int | None = Field(None, description="1-based page the passage starts on (paged formats such as PDF).")
+    title: str | None = Field(
+        None, description="The cited document's title, as `GET /api/documents` lists it (null where the server keeps no document list)."
+    )
 
 
 class HitOut(BaseModel):
@@ -118,10 +121,10 @@ class HitOut(BaseModel):
 
 
 class UnsupportedOut(BaseModel):
-    sentence: str
-    support: float
-    reason: str
-    cited: list[int]
+    sentence: str = Field(description="The generated sentence, or the closest quote a refusal found (not an answer).")
+    support: float = Field(description="How well the documents support it, 0 to 1.")
+    reason: str = Field(description="Why it was not kept.")
+    cited: list[int] = Field(description="The `[n]` markers the generated sentence carried (empty for a refusal's quote).")
 
 
 class AskResponse(BaseModel):
@@ -132,8 +135,18 @@ class AskResponse(BaseModel):
     passages: list[HitOut] = Field(description="The retrieved passages, best first (closest passages on a refusal).")
     timings_ms: dict[str, float]
     fallback: str | None = Field(None, description="Present only when a configured generator failed and a fallback answered.")
-    removed: list[UnsupportedOut] | None = Field(None, description="Only when generated sentences failed verification: removed.")
+    removed: list[UnsupportedOut] | None = Field(
+        None,
+        description="Only when a sentence was not supported by the documents: the generated sentences verification removed, "
+        "and, on an extractive refusal that gives a `refusal_reason`, the closest (too weak) quote found, whose `reason` is that "
+        "reason. Read `refusal_reason` for why an answer was refused.",
+    )
     flagged: list[UnsupportedOut] | None = Field(None, description="Only when generated sentences failed verification: kept, flagged.")
+    refusal_reason: str | None = Field(
+        None,
+        description="Only on a refusal whose cause can be named, in words for a user: "
+        "e.g. “The documents do not mention “Fort Stevenson”.” (the question names something no document writes).",
+    )
 
 
 class PassageOut(BaseModel):

@@ -7,7 +7,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -157,6 +157,16 @@ class Registry:
         """Return the committed documents, by name."""
         with self._db() as db:
             rows = db.execute("SELECT * FROM documents WHERE sha256 IS NOT NULL ORDER BY name").fetchall()
+        return [_doc_from_row(r) for r in rows]
+
+    def named(self, names: Collection[str]) -> list[DocumentRecord]:
+        """Return the committed documents with these names (unknown names are left out)."""
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return []
+        with self._db() as db:
+            marks = ",".join("?" * len(wanted))
+            rows = db.execute(f"SELECT * FROM documents WHERE sha256 IS NOT NULL AND name IN ({marks})", wanted).fetchall()
         return [_doc_from_row(r) for r in rows]
 
     def get(self, doc_id: str) -> DocumentRecord | None:

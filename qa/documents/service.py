@@ -20,7 +20,7 @@ from qa.embed import Embedder
 from qa.errors import InputError, QAError, TooLarge
 from qa.ingest.formats import decode_text, kind_of
 from qa.store import PassageStore
-from qa.types import Passage
+from qa.types import Answer, Passage
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,8 @@ class DocumentService:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-writer", initializer=_yield_to_questions)
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="qa-corpus-version", daemon=True) if poll else None
+        # Titles by (document id, content hash): a version's title never changes, so each is read once.
+        self._titles: dict[tuple[str, str], str | None] = {}
 
     def start(self) -> DocumentService:
         """Repair what a killed process left, before serving; then start watching for other writers (server mode)."""
@@ -224,6 +226,34 @@ class DocumentService:
         if rec.type in ("md", "txt"):  # its `# ` title is in the kept original; other types' headings are in the passages
             text = decode_text(rec.name, self.library.original(rec))
         return document_title(passages, text)
+
+
+    def title_of(self, rec: DocumentRecord) -> str | None:
+        """Return the title of a listed document, read once per version; None when it has none or it cannot be read (logged)."""
+        key = (rec.id, rec.sha256 or "")
+        if key in self._titles:
+            return self._titles[key]
+        try:
+            title = self.title(rec.id)
+        except QAError as exc:
+            log.warning("no title for %s: %s", rec.name, exc)
+            return None
+        # A version being written may still have the old one's passages beside it: not cached until committed.
+        if rec.pending is None and rec.sha256 is not None:
+            self._titles[key] = title
+        return title
+
+
+    def titles_of(self, names: Collection[str]) -> dict[str, str | None]:
+        """Return the title of each named document (one registry read; each version's title read once), by name."""
+        return {rec.name: self.title_of(rec) for rec in self.registry.named(names)}
+
+
+    def titled(self, answer: Answer) -> Answer:
+        """Return the answer with each citation naming its document's title (one registry read, for the cited names only)."""
+        if not answer.citations:
+            return answer
+        return answer.with_titles(self.titles_of({c.source for c in answer.citations}))
 
 
 def open_service(runtime: Any, *, url: str | None = None) -> DocumentService:

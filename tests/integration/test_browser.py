@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.integration.test_unknown_names_live import AS_FILES as UNKNOWN_NAME_DOCS
+from tests.integration.test_unknown_names_live import OUTSIDE as UNKNOWN_NAME_QUESTION
 from tests.live_server import BROWSER_TIMEOUT_MS, LiveServer, ask_in_chat, live_server, screenshot
 from ui.app import EXAMPLES
 
@@ -22,7 +24,7 @@ HOSTILE = {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with live_server(tmp_path_factory.mktemp("browser"), extra_docs=HOSTILE) as s:
+    with live_server(tmp_path_factory.mktemp("browser"), extra_docs=HOSTILE | UNKNOWN_NAME_DOCS) as s:
         yield s
 
 
@@ -81,6 +83,8 @@ def test_ask_click_citation_follow_up_refusal_and_markup(server: LiveServer, pag
     assert card.locator("mark.qa-quote").inner_text() == citation["quote"]
     assert card.locator(".qa-passage").inner_text() == citation["text"]
     assert citation["source"] in card.inner_text() and f"¶ {citation['paragraph']}" in card.inner_text()
+    # The served chat has the document service: the card names the document's title, as the API's citation does.
+    assert citation["title"] and card.locator(".qa-doc-title").inner_text() == citation["title"]
     screenshot(page, "chat")
 
     # A follow-up is rewritten with the history, and the rewrite is shown.
@@ -105,6 +109,18 @@ def test_ask_click_citation_follow_up_refusal_and_markup(server: LiveServer, pag
     refusal.locator(".qa-open").first.click()
     assert page.locator("#qa-sources .qa-card.qa-active").is_visible()
     assert page.locator("#qa-sources .qa-card.qa-active mark").count() == 0
+
+    # A refusal of a question naming what no document writes says why, and marks its closest sentence as no answer.
+    expected = httpx.post(f"{server.url}/api/ask", json={"question": UNKNOWN_NAME_QUESTION}, timeout=30).json()
+    assert expected["refused"] and expected["refusal_reason"]
+    unknown = ask_in_chat(page, UNKNOWN_NAME_QUESTION, 5)
+    assert unknown.locator(".qa-refusal-reason").inner_text() == expected["refusal_reason"]
+    closest = unknown.locator(".qa-refusal-closest")
+    assert "not an answer" in closest.inner_text().lower() and expected["removed"][0]["sentence"] in closest.inner_text()
+    assert "generated sentence" not in unknown.inner_text()
+    reason = page.locator("#qa-sources .qa-panel-reason")
+    reason.wait_for(timeout=BROWSER_TIMEOUT_MS)
+    assert reason.inner_text() == expected["refusal_reason"], "the sources panel says why beside the closest passages"
 
     screenshot(page, "chat-conversation")
     assert outside == [], "the page loads nothing from outside the server"

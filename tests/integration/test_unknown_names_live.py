@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from qa.answer.providers import ExtractiveAnswerer
@@ -12,6 +15,7 @@ from qa.config import load_settings
 from qa.ingest.pipeline import ingest_documents
 from qa.runtime import Runtime, build_runtime, open_client, open_store
 from qa.types import REFUSAL, Document
+from tests.live_server import LiveServer, live_server
 
 ROOT = Path(__file__).resolve().parents[2]
 CANAL = Document(
@@ -35,6 +39,9 @@ LIGHTHOUSE = Document(
 # About neither document: every word of its name is in the store, never together.
 OUTSIDE = "Who designed Fort Stevenson?"
 INSIDE = "Who designed the Caledonian Canal?"
+REASON = "The documents do not mention “Fort Stevenson”."
+# The two documents as files for `qa ingest` (beside the seeds a live server always holds).
+AS_FILES = {f"{d.source}.md": d.text for d in (CANAL, LIGHTHOUSE)}
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +57,9 @@ def test_a_question_about_a_document_not_in_the_store_is_refused_naming_the_unkn
     answer = two_documents.chain.ask(OUTSIDE)
     assert answer.refused and answer.answer == REFUSAL and answer.citations == ()
     (removed,) = answer.removed
-    assert removed.reason == "The documents do not mention “Fort Stevenson”."
-    assert answer.to_dict()["removed"][0]["reason"] == removed.reason, "the API shows why, beside the standard refusal"
+    assert removed.reason == answer.refusal_reason == REASON
+    body = answer.to_dict()
+    assert body["refusal_reason"] == body["removed"][0]["reason"] == REASON, "the API shows why, beside the standard refusal"
 
 
 def test_without_the_corpus_the_same_question_gets_a_wrong_answer(two_documents: Runtime) -> None:
@@ -64,3 +72,26 @@ def test_without_the_corpus_the_same_question_gets_a_wrong_answer(two_documents:
 def test_a_question_about_an_indexed_document_is_answered(two_documents: Runtime) -> None:
     answer = two_documents.chain.ask(INSIDE)
     assert not answer.refused and "Thomas Telford" in answer.answer and answer.citations[0].source == "canal"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with live_server(tmp_path_factory.mktemp("unknown-names-http"), extra_docs=AS_FILES) as s:
+        yield s
+
+
+def test_over_http_every_answer_api_says_why_it_refused(server: LiveServer) -> None:
+    body = httpx.post(f"{server.url}/api/ask", json={"question": OUTSIDE}, timeout=60).json()
+    assert body["refused"] is True and body["answer"] == REFUSAL and body["refusal_reason"] == REASON
+    assert [u["reason"] for u in body["removed"]] == [REASON], "removed keeps the reason, as before the dedicated field"
+
+    with httpx.stream("POST", f"{server.url}/api/ask/stream", json={"question": OUTSIDE}, timeout=60) as r:
+        events = [json.loads(line[len("data: ") :]) for line in r.iter_lines() if line.startswith("data: ")]
+    assert events[-1]["refusal_reason"] == REASON, "the final SSE event carries the reason"
+
+    chat = {"model": "qa", "messages": [{"role": "user", "content": OUTSIDE}]}
+    reply = httpx.post(f"{server.url}/v1/chat/completions", json=chat, timeout=60).json()["choices"][0]["message"]
+    assert reply["content"] == REFUSAL and reply["context"]["refusal_reason"] == REASON
+
+    answered = httpx.post(f"{server.url}/api/ask", json={"question": INSIDE}, timeout=60).json()
+    assert not answered["refused"] and "refusal_reason" not in answered

@@ -36,9 +36,10 @@ def test_ask_returns_exactly_the_cli_object(client: TestClient, runtime: Runtime
     assert _without_timings(body) == _without_timings(runtime.chain.ask(QUESTION).to_dict())
     assert body["refused"] is False and "[1]" in body["answer"]
     c = body["citations"][0]
-    assert set(c) == {"n", "passage_id", "source", "paragraph", "text", "quote", "start", "end", "support", "heading", "page"}
+    assert set(c) == {"n", "passage_id", "source", "paragraph", "text", "quote", "start", "end", "support", "heading", "page", "title"}
     assert c["text"][c["start"] : c["end"]] == c["quote"] == "Antony Blinken is the U.S. Secretary of State."
     assert c["source"] == "blinken.txt" and c["paragraph"] == 1
+    assert c["title"] is None, "without a document service no title is known (the CLI's object too)"
 
 
 def test_ask_uses_history_and_top_k(client: TestClient) -> None:
@@ -310,4 +311,10 @@ def test_openapi_documents_the_contract(client: TestClient) -> None:
     assert {"/api/ask", "/api/ask/stream", "/api/passages/{passage_id}", "/api/health"} <= set(schema["paths"])
     ask = schema["components"]["schemas"]["AskRequest"]
     assert ask["required"] == ["question"]
+    schemas = schema["components"]["schemas"]
+    answer = schemas["AskResponse"]["properties"]
+    assert "refusal_reason" in answer and "not supported" not in answer["refusal_reason"]["description"]
+    assert "refusal" in answer["removed"]["description"], "removed is described as holding a refusal's quote too"
+    assert "title" in schemas["CitationOut"]["properties"] and "title" in schemas["DocumentOut"]["properties"]
+    assert "refusal_reason" in schemas["AnswerContext"]["properties"], "the OpenAI-compatible context documents it"
     assert client.get("/docs").status_code == 200

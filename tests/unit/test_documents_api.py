@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,9 +60,12 @@ def test_upload_ask_list_get_delete_ask_again(client: TestClient) -> None:
     doc_id = job["files"][0]["document_id"]
     answer = client.post("/api/ask", json={"question": "What oil does the Zorblax lantern burn?"}).json()
     assert answer["citations"][0]["source"] == "lantern.md" and answer["citations"][0]["heading"] == "Lanterns"
+    assert answer["citations"][0]["title"] == "Lanterns", "a citation names its document's title beside the file name"
     listed = {d["name"]: d for d in client.get("/api/documents").json()}
     assert listed["lantern.md"]["passages"] == 1 and listed["lantern.md"]["type"] == "md" and len(listed["lantern.md"]["sha256"]) == 64
+    assert listed["lantern.md"]["title"] == "Lanterns", "a document is listed with its `# ` title"
     one = client.get(f"/api/documents/{doc_id}").json()
+    assert one["title"] == "Lanterns"
     assert [p["text"] for p in one["passages_list"]] == ["The Zorblax lantern burns whale oil and was lit every evening at six."]
     r = client.delete(f"/api/documents/{doc_id}")
     assert r.status_code == 200 and r.json()["passages_removed"] == 1
@@ -83,8 +87,12 @@ def test_json_text_pdf_many_files_dedupe_and_replace(client: TestClient) -> None
     assert same["files"][0]["state"] == "unchanged"
     text = wait_job(client, client.post("/api/documents", json={"name": "lantern.md", "text": "The lantern now burns kerosene."}).json())
     assert text["files"][0]["state"] == "replaced"
-    names = [d["name"] for d in client.get("/api/documents").json()]
+    listed = client.get("/api/documents").json()
+    names = [d["name"] for d in listed]
     assert names.count("lantern.md") == 1
+    titles = {d["name"]: d["title"] for d in listed}
+    # The PDF is titled by the heading it opens under (its running header); the replaced note, no longer headed, by its new words.
+    assert titles == {"rules.pdf": "ACME Field Guide", "lantern.md": "The lantern now burns kerosene."}
 
 
 def _file(name: str, data: bytes) -> dict[str, Any]:
@@ -148,3 +156,21 @@ def test_without_a_writer_document_routes_say_so(settings: Settings, ephemeral_c
     with TestClient(create_app(rt)) as c:
         r = c.get("/api/documents")
     assert r.status_code == 503 and "qa serve" in r.json()["detail"]
+
+
+def test_every_answer_api_names_the_cited_documents_title(client: TestClient) -> None:
+    pdf = make_pdf([[("Harbour Rules", ["Every boat must carry a lantern after dark, said the harbour master on Tuesday."])]])
+    wait_job(client, client.post("/api/documents", files=[("files", ("rules.pdf", pdf, "application/pdf"))]).json())
+    question = {"question": "What must every boat carry after dark?"}
+    (cited,) = {c["source"]: c["title"] for c in client.post("/api/ask", json=question).json()["citations"]}.items()
+    assert cited == ("rules.pdf", "ACME Field Guide")
+    with client.stream("POST", "/api/ask/stream", json=question) as r:
+        final = [json.loads(line[len("data: ") :]) for line in r.iter_lines() if line.startswith("data: ")][-1]
+    assert final["citations"][0]["title"] == "ACME Field Guide", "the final SSE event's citations are titled too"
+    chat = {"model": "qa", "messages": [{"role": "user", "content": question["question"]}]}
+    reply = client.post("/v1/chat/completions", json=chat).json()["choices"][0]["message"]
+    assert reply["context"]["citations"][0]["title"] == "ACME Field Guide"
+    with client.stream("POST", "/v1/chat/completions", json=chat | {"stream": True}) as r:
+        chunks = [json.loads(line[len("data: ") :]) for line in r.iter_lines() if line.startswith("data: {")]
+    context = next(c["choices"][0]["delta"]["context"] for c in chunks if "context" in c["choices"][0]["delta"])
+    assert context["citations"][0]["title"] == "ACME Field Guide"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from typing import Any
 
@@ -186,3 +187,64 @@ def test_message_panel_is_the_panel_of_the_answer(answer: Answer) -> None:
 @pytest.mark.parametrize("message", [error_html("no"), pending_html("Fir"), "<p>elsewhere</p>", ""])
 def test_message_panel_of_other_messages_is_none(message: str) -> None:
     assert message_panel(message) is None
+
+
+NOT_MENTIONED = "The documents do not mention “Fort <b>Stevenson</b>”."
+
+
+def _unknown_name_refusal(generated: tuple[Unsupported, ...] = ()) -> Answer:
+    quote = Unsupported("Fort Bragg was designed by <i>nobody</i>.", 0.12, NOT_MENTIONED)
+    return Answer(REFUSAL, True, "Who designed Fort Stevenson?", removed=(quote, *generated), refusal_reason=NOT_MENTIONED)
+
+
+def test_a_refusal_says_why_and_shows_its_closest_sentence_as_not_an_answer() -> None:
+    html = message_html(_unknown_name_refusal())
+    assert '<div class="qa-refusal-reason">The documents do not mention “Fort &lt;b&gt;Stevenson&lt;/b&gt;”.</div>' in html
+    assert "closest sentence found (not an answer)</span> <q>Fort Bragg was designed by &lt;i&gt;nobody&lt;/i&gt;.</q>" in html
+    assert "generated sentence" not in html and "<del>" not in html, "a refusal's quote is not a removed generated sentence"
+    assert html.index("qa-refusal-reason") < html.index("qa-searched"), "the reason is said right under the refusal"
+    assert answer_text(html) == REFUSAL
+    panel = panel_html(_unknown_name_refusal())
+    assert '<p class="qa-panel-reason">The documents do not mention “Fort &lt;b&gt;Stevenson&lt;/b&gt;”.</p>' in panel
+    assert "qa-panel-reason" not in panel_html(_answer((), refused=True)), "no reason given, none shown"
+
+
+def test_generated_sentences_beside_a_refusal_reason_keep_their_display() -> None:
+    generated = Unsupported("Fort Stevenson was designed by Vauban.", 0.05, "support 0.05 < 0.50", (1,))
+    html = message_html(_unknown_name_refusal((generated,)))
+    assert "qa-refusal-reason" in html
+    assert "1 generated sentence removed" in html and html.count("<del>") == 1
+    assert "<del>Fort Stevenson was designed by Vauban.</del>" in html
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(_answer((), refused=True), id="refusal-without-reason"),
+        pytest.param(_answer((_citation(),)), id="answer"),
+    ],
+)
+def test_no_reason_is_shown_where_none_was_given(answer: Answer) -> None:
+    html = message_html(answer)
+    assert "qa-refusal-reason" not in html and "qa-refusal-closest" not in html
+
+
+def test_a_reason_without_its_quote_is_shown_alone() -> None:
+    # A generator's extractive fallback keeps the reason but not its quote (``removed`` holds the generated sentences).
+    answer = Answer(REFUSAL, True, "q", refusal_reason=NOT_MENTIONED, fallback="answered extractively")
+    html = message_html(answer)
+    assert "qa-refusal-reason" in html and "qa-refusal-closest" not in html
+
+
+def test_a_citation_names_its_documents_title_beside_the_file_name() -> None:
+    titled = replace(_citation(), title='Rules <b>&</b> "notes"')
+    message = message_html(_answer((titled,)))
+    named = '<span class="qa-doc-title">Rules &lt;b&gt;&amp;&lt;/b&gt; &quot;notes&quot;</span> <span class="qa-source">doc.txt</span>'
+    assert message.count(named) == 2, "in the sources list and in the card the panel shows"
+    assert 'title="Rules &lt;b&gt;&amp;&lt;/b&gt; &quot;notes&quot; (doc.txt) ¶3: Second sentence here."' in message, "the hover names it too"
+    assert named in panel_html(_answer((titled,)))
+
+
+def test_a_citation_without_a_title_shows_its_file_name_alone() -> None:
+    message = message_html(_answer((_citation(),)))
+    assert "qa-doc-title" not in message and 'title="doc.txt ¶3: Second sentence here."' in message

@@ -22,7 +22,7 @@ from qa.config import AnswerSettings, LimitsSettings
 from qa.errors import ConfigError, ProviderError
 from qa.ingest.split import split_document
 from qa.runtime import check_answerer
-from qa.types import Document, Hit
+from qa.types import Document, Hit, Unsupported
 from tests.fake_runtime import FixedRetriever
 
 SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_ff359896b2990186.txt"
@@ -322,3 +322,16 @@ def test_check_answerer_turns_an_unhealthy_provider_into_one_clear_error(problem
     else:
         with pytest.raises(ProviderError, match="^cannot reach the openai provider"):
             check_answerer(gen)
+
+
+def test_a_fallback_refusal_keeps_its_reason_beside_the_removed_generated_sentences(hits: list[Hit]) -> None:
+    reason = "The documents do not mention “Fort Stevenson”."
+
+    class RefusesNamingIt:
+        def answer(self, question: str, hits: Any) -> Draft:
+            return Draft("", (), removed=(Unsupported("A weak quote.", 0.1, reason),), refusal_reason=reason)
+
+    gen = GenerativeAnswerer(scripted("The weather in Paris was lovely that spring."), AnswerSettings(), RefusesNamingIt(), name="fake")  # type: ignore[arg-type]
+    draft = gen.answer("Who designed Fort Stevenson?", hits)
+    assert draft.refused and draft.fallback == "extractive" and draft.refusal_reason == reason
+    assert [u.sentence for u in draft.removed] == ["The weather in Paris was lovely that spring."], "removed: the generated sentence"

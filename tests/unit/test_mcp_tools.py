@@ -45,3 +45,20 @@ def test_tools_search_ask_and_get_passage(runtime: Runtime) -> None:
 def test_bad_tool_input_is_a_tool_error_with_the_message(runtime: Runtime, name: str, args: dict[str, Any], says: str) -> None:
     _, (result,) = anyio.run(_calls, runtime, [(name, args)])
     assert result.is_error and says in result.content[0].text
+
+
+def test_ask_names_the_cited_documents_title_where_a_document_service_knows_it(runtime: Runtime) -> None:
+    class Titles:
+        def titles_of(self, names: set[str]) -> dict[str, str | None]:
+            return {n: f"Title of {n}" for n in names if n == "blinken.txt"}
+
+    question = [("ask", {"question": "Who is the U.S. Secretary of State?"})]
+    _, (plain,) = anyio.run(_calls, runtime, question)
+    assert plain.structured_content["citations"][0]["title"] is None
+    runtime.documents = Titles()
+    try:
+        _, (titled,) = anyio.run(_calls, runtime, question)
+    finally:
+        runtime.documents = None
+    (cited,) = {c["source"]: c["title"] for c in titled.structured_content["citations"]}.items()
+    assert cited == ("blinken.txt", "Title of blinken.txt")

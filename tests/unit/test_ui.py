@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from qa.runtime import Runtime
+from qa.types import Answer
 from ui.format import EMPTY_PANEL, answer_text
 
 gr = pytest.importorskip("gradio")
@@ -122,6 +123,9 @@ def test_blocks_with_documents_offer_a_search_selector_fed_to_the_chat(runtime: 
 
         def title(self, doc_id: str) -> str | None:
             return titles[doc_id]
+
+        def titled(self, answer: Answer) -> Answer:
+            return answer
 
     blocks = build_blocks(runtime.chain, documents=Service())
     config = blocks.get_config_file()

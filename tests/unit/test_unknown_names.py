@@ -135,8 +135,9 @@ def test_a_weak_answer_to_a_question_naming_an_unknown_name_is_refused(
     if refused:
         (removed,) = draft.removed
         assert removed.reason == not_mentioned("New France") == "The documents do not mention “New France”." and removed.sentence in FRANCE.text
+        assert draft.refusal_reason == removed.reason, "the reason rides in its own field too"
     else:
-        assert draft.removed == ()
+        assert draft.removed == () and draft.refusal_reason is None
 
 
 def test_a_follow_up_is_judged_by_its_own_words_not_the_topic_the_rewrite_put_in(corpus: Corpus) -> None:
