@@ -8,7 +8,6 @@ functions below.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -20,10 +19,9 @@ from typing import Any
 import gradio as gr
 
 from qa.documents.registry import DocumentRecord, Job
+from qa.documents.title import TitleCache
 from qa.errors import InputError, QAError
 from qa.ingest.formats import SUPPORTED_SUFFIXES
-
-log = logging.getLogger(__name__)
 
 POLL_S = 0.25
 # Listings the page refreshes by itself: no spinner, not offered as an API endpoint.
@@ -87,23 +85,13 @@ class DocumentCatalog:
 
     def __init__(self, service: Any) -> None:
         self.service = service
-        self._titles: dict[tuple[str, str | None], str | None] = {}
+        self._title = TitleCache(service.title)
         # Every label shown so far, so that a document deleted since can still be named.
         self._seen: dict[str, str] = {}
 
     def title(self, rec: DocumentRecord) -> str | None:
         """Return a document's title, or None when it has none (or cannot be read: logged)."""
-        key = (rec.id, rec.sha256)
-        if key in self._titles:
-            return self._titles[key]
-        try:
-            title = self.service.title(rec.id)
-        except QAError as exc:
-            log.warning("no title for %s: %s", rec.name, exc)
-            return None
-        if rec.pending is None:  # a version being written may still have the old one's passages beside it
-            self._titles[key] = title
-        return title
+        return self._title(rec)
 
     def listing(self) -> Listing:
         """Return the committed documents with their titles and labels."""

@@ -15,7 +15,7 @@ from qa.config import Settings
 from qa.documents.library import DocumentLibrary
 from qa.documents.lock import WriterLock
 from qa.documents.registry import DocumentRecord, Job, Registry
-from qa.documents.title import document_title
+from qa.documents.title import TitleCache, document_title
 from qa.embed import Embedder
 from qa.errors import InputError, QAError, TooLarge
 from qa.ingest.formats import decode_text, kind_of
@@ -94,7 +94,7 @@ class DocumentService:
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="qa-corpus-version", daemon=True) if poll else None
         # Titles by (document id, content hash): a version's title never changes, so each is read once.
-        self._titles: dict[tuple[str, str], str | None] = {}
+        self._title_of = TitleCache(self.title)
 
     def start(self) -> DocumentService:
         """Repair what a killed process left, before serving; then start watching for other writers (server mode)."""
@@ -227,27 +227,13 @@ class DocumentService:
             text = decode_text(rec.name, self.library.original(rec))
         return document_title(passages, text)
 
-
     def title_of(self, rec: DocumentRecord) -> str | None:
         """Return the title of a listed document, read once per version; None when it has none or it cannot be read (logged)."""
-        key = (rec.id, rec.sha256 or "")
-        if key in self._titles:
-            return self._titles[key]
-        try:
-            title = self.title(rec.id)
-        except QAError as exc:
-            log.warning("no title for %s: %s", rec.name, exc)
-            return None
-        # A version being written may still have the old one's passages beside it: not cached until committed.
-        if rec.pending is None and rec.sha256 is not None:
-            self._titles[key] = title
-        return title
-
+        return self._title_of(rec)
 
     def titles_of(self, names: Collection[str]) -> dict[str, str | None]:
         """Return the title of each named document (one registry read; each version's title read once), by name."""
         return {rec.name: self.title_of(rec) for rec in self.registry.named(names)}
-
 
     def titled(self, answer: Answer) -> Answer:
         """Return the answer with each citation naming its document's title (one registry read, for the cited names only)."""
