@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.answer.unknown_names import NOT_MENTIONED
 from qa.config import Settings
 from qa.errors import InputError
 from qa.evaluate.datasets import Corpus, Question, default_corpus, load_corpus, load_questions
@@ -231,7 +230,7 @@ def evaluate_out_of_document(settings: Settings, opts: EvalOptions) -> dict[str,
     named_out, named_in = [], []  # refusals that name what the documents do not mention
     for q in tqdm(mixed, desc="out-of-document", unit="q", disable=not opts.progress):
         a = runtime.chain.ask(q.question)
-        named = a.refused and any(u.reason.startswith(NOT_MENTIONED) for u in a.removed)
+        named = a.refused and a.refusal_reason is not None
         if q.doc_id in indexed:
             refused_in.append(a.refused)
             named_in.append(named)
