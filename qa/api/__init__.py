@@ -2,7 +2,8 @@
 
 `schemas` holds the contract, `guard` the key and body limits, `errors` the JSON error mapping,
 `docs` the offline /docs and /redoc, `streams` the answering threads and SSE; the resources are
-`ask`, `passages`, `health`, `documents` (under /api), `openai` (/v1) and `mcp` (/mcp).
+`ask`, `passages`, `health`, `documents` (under /api), `openai` (/v1) and `mcp` (/mcp, built on demand by
+`mcp_mount`).
 `create_app` below is where they are put together.
 """
 
@@ -11,10 +12,11 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Security
 from fastapi.security import HTTPBearer
 
-from qa.api import ask, documents, health, openai, passages
+from qa.api import ask, documents, health, mcp_mount, openai, passages
 from qa.api.docs import offline_app
 from qa.api.errors import OPENAI_PREFIX, describe_validation_error, install_error_handlers, install_fallback_routes
 from qa.api.guard import ApiGuard
+from qa.api.mcp_mount import LazyMCP
 from qa.api.schemas import API_PREFIX, ERRORS
 from qa.api.streams import answer_limiter
 from qa.runtime import Runtime
@@ -37,9 +39,9 @@ def create_app(runtime: Runtime, *, loopback: bool = True) -> FastAPI:
     app.include_router(api)
     v1 = openai.router(runtime.chain, answering)
     app.include_router(v1, prefix=OPENAI_PREFIX, dependencies=security, responses=ERRORS, tags=["OpenAI"])
-    from qa.api import mcp  # imported here: the MCP SDK takes a second to import (qa.server imports it beside the model load)
-
-    app.include_router(mcp.router(mcp.server(runtime), loopback=loopback))
+    # The MCP SDK takes most of a second to import: /mcp builds its server on the first request (or when qa serve says).
+    app.state.mcp = LazyMCP(runtime, loopback=loopback)
+    app.include_router(mcp_mount.router(app.state.mcp))
     # Last: wrong methods and unknown paths under our prefixes are 405/404 here, not the UI's 404 at /.
     install_fallback_routes(app, (API_PREFIX, OPENAI_PREFIX))
     install_error_handlers(app)

@@ -1,0 +1,88 @@
+"""The store probe: PRAGMA data_version moves with every commit of another connection, and the retriever reads the
+corpus version only when it moved."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qa.config import Settings
+from qa.ingest.pipeline import ingest
+from qa.ingest.split import split_document, with_sentences
+from qa.retrieve import HybridRetriever
+from qa.runtime import open_store
+from qa.store_probe import DataVersion, open_data_version
+from qa.testing import HashEmbedder
+from qa.types import Document
+
+pytestmark = pytest.mark.unit
+
+
+def test_data_version_moves_on_another_connections_commit_only(tmp_path: Path) -> None:
+    path = tmp_path / "x.sqlite3"
+    writer = sqlite3.connect(path)
+    writer.execute("CREATE TABLE t (x)")
+    writer.commit()
+    probe = DataVersion(path)
+    before = probe()
+    assert probe() == before, "nothing committed: no move"
+    writer.execute("INSERT INTO t VALUES (1)")
+    assert probe() == before, "not committed yet"
+    writer.commit()
+    moved = probe()
+    assert moved != before
+    writer.execute("PRAGMA journal_mode=wal")
+    writer.execute("INSERT INTO t VALUES (2)")
+    writer.commit()
+    assert probe() != moved, "WAL commits move it too"
+    probe.close()
+
+
+@pytest.fixture
+def persistent_client(tmp_path: Path) -> Iterator[Any]:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"), settings=ChromaSettings(anonymized_telemetry=False))
+    yield client
+
+
+def test_no_probe_for_a_store_in_memory(ephemeral_client: Any) -> None:
+    assert open_data_version(ephemeral_client) is None
+
+
+def test_the_corpus_version_is_read_only_after_a_write(
+    settings: Settings, persistent_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "rivers.txt").write_text("The Danube flows through Vienna and Budapest.\n")
+    emb = HashEmbedder()
+    store = open_store(settings, emb, persistent_client, create=True)
+    ingest([docs], store, emb, max_file_bytes=10_000, progress=False)
+    probe = open_data_version(persistent_client)
+    assert probe is not None
+    retriever = HybridRetriever(store, emb, settings.retrieve, probe=probe)
+    reads: list[int] = []
+    real = store.version
+    monkeypatch.setattr(store, "version", lambda: (reads.append(1), real())[1])
+    for _ in range(5):
+        assert retriever.retrieve("Which river flows through Vienna?", top_k=1)[0].passage.source == "rivers.txt"
+    assert len(reads) == 1, "one read finds the index in step; no write since: no more reads"
+    # Another writer (its own store object, as `qa ingest` in another process would be).
+    other = open_store(settings, emb, persistent_client)
+    new = [with_sentences(p) for p in split_document(Document("stars.txt", "Sirius is the brightest star in the night sky."), sentences=False)]
+    other.add(new, [emb.embed([p.text[s:e] for s, e in p.sentences]) for p in new])
+    retriever.retrieve("anything")
+    assert len(reads) >= 2, "the write moved the probe: the version is read (and again by the rebuild it starts)"
+    retriever.wait_for_refresh(timeout=30)
+    hits = retriever.retrieve("Which is the brightest star in the night sky?", top_k=1)
+    assert hits[0].passage.source == "stars.txt"
+    reads.clear()
+    retriever.retrieve("Which is the brightest star?")
+    retriever.retrieve("Which is the brightest star?")
+    assert len(reads) <= 1, "in step again: at most the read that finds it so"
