@@ -19,6 +19,7 @@ from qa.api.guard import ApiGuard
 from qa.api.mcp_mount import LazyMCP
 from qa.api.schemas import API_PREFIX, ERRORS
 from qa.api.streams import answer_limiter
+from qa.api.timing import ServerTiming
 from qa.runtime import Runtime
 
 __all__ = ["API_PREFIX", "create_app", "describe_validation_error"]
@@ -51,4 +52,5 @@ def create_app(runtime: Runtime, *, loopback: bool = True) -> FastAPI:
         max_body_bytes=settings.limits.max_body_bytes,
         max_upload_bytes=settings.limits.max_file_bytes,
     )
+    app.add_middleware(ServerTiming)  # outermost: the time of everything the app does for a request
     return app
