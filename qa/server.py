@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import ipaddress
 import logging
 from contextlib import asynccontextmanager
@@ -11,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from qa.api import create_app
+from qa.api import background, create_app
 from qa.config import Settings, apply_offline_environment
 from qa.runtime import Runtime, build_runtime, check_answerer
 
@@ -119,7 +118,7 @@ def _load_in_background(app: FastAPI, runtime: Runtime, first: FirstResponse, *,
 
 async def _mount(app: FastAPI, runtime: Runtime, *, host: str, port: int) -> None:
     """Import Gradio in a worker thread, build the chat and mount it at / in the running app."""
-    await asyncio.to_thread(importlib.import_module, "ui.app")
+    await background.import_module("ui.app")
     import gradio as gr
 
     blocks = await asyncio.to_thread(_chat_blocks, runtime)

@@ -9,7 +9,6 @@ session manager for the rest of the app's life; requests that came meanwhile wai
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
+from qa.api import background
 from qa.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class LazyMCP:
         self._wanted, self._ready, self._router = asyncio.Event(), asyncio.Event(), None
         await self._wanted.wait()
         try:
-            module: Any = await asyncio.to_thread(importlib.import_module, "qa.api.mcp")
+            module: Any = await background.import_module("qa.api.mcp")
             server = module.server(self._runtime)
             router = Router(routes=module.routes(server, loopback=self._loopback))
         except Exception as exc:  # the API keeps serving; /mcp says why it cannot
