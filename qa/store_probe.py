@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -23,16 +24,34 @@ class DataVersion:
     """
 
     def __init__(self, path: Path) -> None:
-        # Never written through: this connection only watches. check_same_thread=False: requests ask from worker threads.
-        self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None)
-        self._lock = threading.Lock()
         self.path = path
+        self._lock = threading.Lock()
+        self._reopened = 0
+        self._conn, self._file = self._connect()
+
+    def _connect(self) -> tuple[sqlite3.Connection, tuple[int, int]]:
+        # Never written through: this connection only watches. check_same_thread=False: requests ask from worker threads.
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None)
+        st = os.stat(self.path)
+        return conn, (st.st_dev, st.st_ino)
 
     def __call__(self) -> int:
         """Return the current data version (a different number means some other connection committed since)."""
         with self._lock:
+            try:
+                st = os.stat(self.path)
+            except OSError:
+                # No file: never "unchanged", so the caller reads the store itself, which says what is wrong.
+                self._reopened += 1
+                return -(self._reopened << 32)
+            if (st.st_dev, st.st_ino) != self._file:
+                # The file was replaced (a data folder deleted and made again): watch the new one, and report a move.
+                self._conn.close()
+                self._conn, self._file = self._connect()
+                self._reopened += 1
             row = self._conn.execute("PRAGMA data_version").fetchone()
-        return int(row[0])
+        # Versions of a new connection start again from small numbers: the reopen count keeps the value moving.
+        return int(row[0]) - (self._reopened << 32)
 
     def close(self) -> None:
         """Close the watching connection."""

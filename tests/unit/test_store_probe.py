@@ -86,3 +86,28 @@ def test_the_corpus_version_is_read_only_after_a_write(
     retriever.retrieve("Which is the brightest star?")
     retriever.retrieve("Which is the brightest star?")
     assert len(reads) <= 1, "in step again: at most the read that finds it so"
+
+
+def test_a_replaced_file_is_watched_anew_and_reported_as_a_move(tmp_path: Path) -> None:
+    path = tmp_path / "x.sqlite3"
+    sqlite3.connect(path).execute("CREATE TABLE t (x)").connection.commit()
+    probe = DataVersion(path)
+    before = probe()
+    path.unlink()
+    writer = sqlite3.connect(path)
+    writer.execute("CREATE TABLE u (y)")
+    writer.commit()
+    after = probe()
+    assert after != before, "a new file is a change"
+    assert probe() == after
+    writer.execute("INSERT INTO u VALUES (1)")
+    writer.commit()
+    assert probe() != after, "and the new file's commits are seen"
+
+
+def test_a_missing_file_never_reads_as_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "x.sqlite3"
+    sqlite3.connect(path).execute("CREATE TABLE t (x)").connection.commit()
+    probe = DataVersion(path)
+    path.unlink()
+    assert probe() != probe(), "the caller must read the store itself (and meet its error)"
