@@ -1,7 +1,8 @@
 """The HTTP layer: one module per resource, each only translating HTTP to one library call.
 
 `schemas` holds the contract, `guard` the key and body limits, `errors` the JSON error mapping,
-`docs` the offline /docs and /redoc, `streams` the answering threads and SSE; the resources are
+`docs` the offline /docs and /redoc, `streams` the answering threads and SSE, `timing` the
+Server-Timing header, `background` imports off the event loop; the resources are
 `ask`, `passages`, `health`, `documents` (under /api), `openai` (/v1) and `mcp` (/mcp, built on demand by
 `mcp_mount`).
 `create_app` below is where they are put together.
