@@ -105,7 +105,7 @@ def main() -> int:
     from qa.ingest.pipeline import ingest
     from qa.retrieve import HybridRetriever
     from qa.runtime import open_client, open_embedder, open_store
-    from qa.store_probe import open_data_version
+    from qa.store_probe import open_commit_counter
 
     TodayRetriever = _load_baseline_retriever(args.baseline_ref)
     base = load_settings(ROOT / "config.yaml", environ={})
@@ -197,7 +197,7 @@ def main() -> int:
                     chains[name] = AnswerChain(cls(store, emb, s.retrieve), answerer, s.limits)
                     continue
                 # As build_runtime does: the store's sqlite counter spares the corpus-version read per question.
-                probe = open_data_version(client)
+                probe = open_commit_counter(client)
                 chains[name] = AnswerChain(cls(store, emb, s.retrieve, probe=probe), answerer, s.limits)
                 # The same retriever reading the version on every question (before the probe), over the same store.
                 chains["now, version read per question"] = AnswerChain(cls(store, emb, s.retrieve), answerer, s.limits)

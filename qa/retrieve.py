@@ -18,7 +18,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -493,15 +493,15 @@ class HybridRetriever:
     """
 
     def __init__(
-        self, store: PassageStore, embedder: Embedder, settings: RetrieveSettings, *, probe: Callable[[], int] | None = None
+        self, store: PassageStore, embedder: Embedder, settings: RetrieveSettings, *, probe: Callable[[], Hashable] | None = None
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.settings = settings
-        # A cheap signal that moves with every write to the store (qa.store_probe.DataVersion); None: read the version each time.
+        # A cheap signal that moves with every write to the store (qa.store_probe.CommitCounter); None: read the version each time.
         self.probe = probe
         # (probe value, index, its version) when a version read last found the index in step with the store.
-        self._in_step: tuple[int, CorpusIndex, str] | None = None
+        self._in_step: tuple[Hashable, CorpusIndex, str] | None = None
         self._lock = threading.Lock()  # guards the index while it changes in place (milliseconds per document)
         self._refreshing: threading.Thread | None = None
         # Changes that arrive during a rebuild, each with the corpus version it left the store at.

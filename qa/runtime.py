@@ -14,7 +14,7 @@ from qa.embed import Embedder
 from qa.errors import ConfigError, ProviderError
 from qa.retrieve import HybridRetriever
 from qa.store import PassageStore, make_client
-from qa.store_probe import open_data_version
+from qa.store_probe import open_commit_counter
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def build_runtime(
     client = client if client is not None else open_client(settings)
     store = open_store(settings, embedder, client, create=create)
     # A store on disk here: a sqlite counter tells when it was written, so a question skips the version read otherwise.
-    probe = open_data_version(client)
+    probe = open_commit_counter(client)
     retriever = HybridRetriever(store, embedder, settings.retrieve, probe=probe)
     answerer = answerer or make_answerer(settings.answer, api_key=settings.openai_api_key)
     chain = AnswerChain(retriever, answerer, settings.limits)

@@ -1,11 +1,9 @@
-"""A cheap cross-process signal that the embedded store's sqlite file was written: `PRAGMA data_version`."""
+"""A cheap cross-process signal that the embedded store's sqlite file was committed to, read without any sqlite lock."""
 
 from __future__ import annotations
 
 import logging
 import os
-import sqlite3
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,53 +11,61 @@ log = logging.getLogger(__name__)
 
 # The file Chroma's PersistentClient keeps its collections' metadata in (the corpus version among them).
 CHROMA_SQLITE = "chroma.sqlite3"
+# sqlite's file format: the "file change counter" (4 bytes at offset 24) is incremented by every commit in
+# rollback-journal mode; byte 18 is 2 in WAL mode, where commits go to the -wal file and the -shm index
+# counts them instead (its header's iChange and mxFrame, in the first 48 bytes).
+_COUNTER = slice(24, 28)
+_WAL_FORMAT = 18
+_SHM_HEADER = 48
 
 
-class DataVersion:
-    """`PRAGMA data_version` of a sqlite file on a connection kept open: it changes whenever another connection commits.
+class CommitCounter:
+    """A value that changes with every commit to a sqlite file by any connection, any process (Chroma's own too).
 
-    Any connection means another process too, and Chroma's own in this process. Reading it costs
-    microseconds against a fraction of a millisecond for the store's corpus version, so a reader
-    reads the version only when this number moved.
+    It is read from the file's headers, never through sqlite: a reader asking sqlite would take a
+    shared lock and, in rollback-journal mode, hold up the writer it is watching for. Reading it
+    costs microseconds against a fraction of a millisecond for the store's corpus version, so a
+    reader reads the version only when this value moved. A value may also move without a commit
+    (a replaced or missing file): the caller then reads the store itself, which is never wrong.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
-        self._reopened = 0
-        self._conn, self._file = self._connect()
+        self._reads = 0
 
-    def _connect(self) -> tuple[sqlite3.Connection, tuple[int, int]]:
-        # Never written through: this connection only watches. check_same_thread=False: requests ask from worker threads.
-        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None)
-        st = os.stat(self.path)
-        return conn, (st.st_dev, st.st_ino)
-
-    def __call__(self) -> int:
-        """Return the current data version (a different number means some other connection committed since)."""
-        with self._lock:
-            try:
-                st = os.stat(self.path)
-            except OSError:
-                # No file: never "unchanged", so the caller reads the store itself, which says what is wrong.
-                self._reopened += 1
-                return -(self._reopened << 32)
-            if (st.st_dev, st.st_ino) != self._file:
-                # The file was replaced (a data folder deleted and made again): watch the new one, and report a move.
-                self._conn.close()
-                self._conn, self._file = self._connect()
-                self._reopened += 1
-            row = self._conn.execute("PRAGMA data_version").fetchone()
-        # Versions of a new connection start again from small numbers: the reopen count keeps the value moving.
-        return int(row[0]) - (self._reopened << 32)
-
-    def close(self) -> None:
-        """Close the watching connection."""
-        with self._lock:
-            self._conn.close()
+    def __call__(self) -> tuple[Any, ...]:
+        """Return the current value (unequal to an earlier one when the file was committed to since)."""
+        try:
+            st = os.stat(self.path)
+            with open(self.path, "rb") as f:
+                head = f.read(100)
+        except OSError:
+            # No file: never "unchanged", so the caller reads the store itself, which says what is wrong.
+            self._reads += 1
+            return ("missing", self._reads)
+        value: tuple[Any, ...] = (st.st_dev, st.st_ino, head[_COUNTER], st.st_size, st.st_mtime_ns)
+        if len(head) > _WAL_FORMAT and head[_WAL_FORMAT] == 2:
+            value += (_read(Path(f"{self.path}-shm"), _SHM_HEADER), _stat(Path(f"{self.path}-wal")))
+        return value
 
 
-def open_data_version(client: Any) -> DataVersion | None:
+def _read(path: Path, n: int) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(n)
+    except OSError:
+        return b""
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (-1, -1)
+    return (st.st_size, st.st_mtime_ns)
+
+
+def open_commit_counter(client: Any) -> CommitCounter | None:
     """Return the probe of a Chroma client's files on this machine (PersistentClient), or None (in memory, or a Chroma server)."""
     settings = client.get_settings()
     if not settings.is_persistent:
@@ -68,10 +74,4 @@ def open_data_version(client: Any) -> DataVersion | None:
     if not path.is_file():
         log.warning("no %s to watch; the corpus version is read on every question instead", path)
         return None
-    try:
-        probe = DataVersion(path)
-        probe()
-    except sqlite3.Error as exc:
-        log.warning("cannot watch %s (%s); the corpus version is read on every question instead", path, exc)
-        return None
-    return probe
+    return CommitCounter(path)

@@ -1,5 +1,5 @@
-"""The store probe: PRAGMA data_version moves with every commit of another connection, and the retriever reads the
-corpus version only when it moved."""
+"""The store probe: a sqlite file's commit counter moves with every commit (read from its headers, no lock), and the
+retriever reads the corpus version only when it moved."""
 
 from __future__ import annotations
 
@@ -15,19 +15,19 @@ from qa.ingest.pipeline import ingest
 from qa.ingest.split import split_document, with_sentences
 from qa.retrieve import HybridRetriever
 from qa.runtime import open_store
-from qa.store_probe import DataVersion, open_data_version
+from qa.store_probe import CommitCounter, open_commit_counter
 from qa.testing import HashEmbedder
 from qa.types import Document
 
 pytestmark = pytest.mark.unit
 
 
-def test_data_version_moves_on_another_connections_commit_only(tmp_path: Path) -> None:
+def test_the_counter_moves_on_every_commit_only(tmp_path: Path) -> None:
     path = tmp_path / "x.sqlite3"
     writer = sqlite3.connect(path)
     writer.execute("CREATE TABLE t (x)")
     writer.commit()
-    probe = DataVersion(path)
+    probe = CommitCounter(path)
     before = probe()
     assert probe() == before, "nothing committed: no move"
     writer.execute("INSERT INTO t VALUES (1)")
@@ -39,7 +39,6 @@ def test_data_version_moves_on_another_connections_commit_only(tmp_path: Path) -
     writer.execute("INSERT INTO t VALUES (2)")
     writer.commit()
     assert probe() != moved, "WAL commits move it too"
-    probe.close()
 
 
 @pytest.fixture
@@ -52,7 +51,7 @@ def persistent_client(tmp_path: Path) -> Iterator[Any]:
 
 
 def test_no_probe_for_a_store_in_memory(ephemeral_client: Any) -> None:
-    assert open_data_version(ephemeral_client) is None
+    assert open_commit_counter(ephemeral_client) is None
 
 
 def test_the_corpus_version_is_read_only_after_a_write(
@@ -64,7 +63,7 @@ def test_the_corpus_version_is_read_only_after_a_write(
     emb = HashEmbedder()
     store = open_store(settings, emb, persistent_client, create=True)
     ingest([docs], store, emb, max_file_bytes=10_000, progress=False)
-    probe = open_data_version(persistent_client)
+    probe = open_commit_counter(persistent_client)
     assert probe is not None
     retriever = HybridRetriever(store, emb, settings.retrieve, probe=probe)
     reads: list[int] = []
@@ -91,7 +90,7 @@ def test_the_corpus_version_is_read_only_after_a_write(
 def test_a_replaced_file_is_watched_anew_and_reported_as_a_move(tmp_path: Path) -> None:
     path = tmp_path / "x.sqlite3"
     sqlite3.connect(path).execute("CREATE TABLE t (x)").connection.commit()
-    probe = DataVersion(path)
+    probe = CommitCounter(path)
     before = probe()
     path.unlink()
     writer = sqlite3.connect(path)
@@ -108,6 +107,23 @@ def test_a_replaced_file_is_watched_anew_and_reported_as_a_move(tmp_path: Path) 
 def test_a_missing_file_never_reads_as_unchanged(tmp_path: Path) -> None:
     path = tmp_path / "x.sqlite3"
     sqlite3.connect(path).execute("CREATE TABLE t (x)").connection.commit()
-    probe = DataVersion(path)
+    probe = CommitCounter(path)
     path.unlink()
     assert probe() != probe(), "the caller must read the store itself (and meet its error)"
+
+
+def test_reading_takes_no_lock_a_writer_would_wait_for(tmp_path: Path) -> None:
+    import time
+
+    path = tmp_path / "x.sqlite3"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("CREATE TABLE t (x)")
+    probe = CommitCounter(path)
+    before = probe()
+    writer.execute("BEGIN EXCLUSIVE")  # a commit under way: sqlite readers would wait for it
+    writer.execute("INSERT INTO t VALUES (1)")
+    started = time.perf_counter()
+    probe()
+    assert time.perf_counter() - started < 0.5, "the probe does not wait for the writer"
+    writer.execute("COMMIT")
+    assert probe() != before
