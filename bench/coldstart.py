@@ -44,7 +44,8 @@ def _free_port() -> int:
 
 
 def _env(root: Path, data: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    # The one QA_ setting kept: a shared encoder export saves exporting it again per store (30 s of CPU).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_") or k == "QA_EMBED__CACHE_DIR"}
     env.update(offline_environment())
     env["PYTHONPATH"] = str(root)
     env["QA_PATHS__DATA_DIR"] = str(data)

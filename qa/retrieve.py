@@ -18,7 +18,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -525,14 +525,20 @@ class HybridRetriever:
     thread while the previous index keeps answering. Below ``retrieve.exact_max_sentences``
     the dense rankings are exact matrix products in memory; above it they come from
     Chroma's HNSW indexes (two queries), and sentence vectors are held as int8. Either way
-    the store gets one cheap read of its corpus version per question, so a `qa ingest` by
-    another process is noticed.
+    a `qa ingest` by another process is noticed at the next question: by the store's corpus
+    version, read per question, or with a probe only when the probe says the store was written.
     """
 
-    def __init__(self, store: PassageStore, embedder: Embedder, settings: RetrieveSettings) -> None:
+    def __init__(
+        self, store: PassageStore, embedder: Embedder, settings: RetrieveSettings, *, probe: Callable[[], Hashable] | None = None
+    ) -> None:
         self.store = store
         self.embedder = embedder
         self.settings = settings
+        # A cheap signal that moves with every write to the store (qa.store_probe.CommitCounter); None: read the version each time.
+        self.probe = probe
+        # (probe value, index, its version) when a version read last found the index in step with the store.
+        self._in_step: tuple[Hashable, CorpusIndex, str] | None = None
         self._lock = threading.Lock()  # guards the index while it changes in place (milliseconds per document)
         self._refreshing: threading.Thread | None = None
         # Changes that arrive during a rebuild, each with the corpus version it left the store at.
@@ -726,12 +732,23 @@ class HybridRetriever:
         )
 
     def check_store(self) -> None:
-        """Read the store's corpus version once; when another process changed the store, rebuild in the background."""
-        version = self.store.version()
+        """Notice a change of the store by any process; when another process changed it, rebuild in the background.
+
+        With a probe, the corpus version (one store read) is read only when the probe moved since the
+        index was last found in step: no write since then, no change to notice.
+        """
         index = self._index
+        mark = self.probe() if self.probe is not None else None
+        step = self._in_step
+        if mark is not None and step is not None and step[0] == mark and step[1] is index and step[2] == index.version:
+            return
+        # The probe is read before the version: a write between the two moves it, and the next question reads again.
+        version = self.store.version()
         if version == index.version:
             self._mismatch_since = None
+            self._in_step = None if mark is None else (mark, index, version)
             return
+        self._in_step = None
         if index.keyword.size == 0 and self._pending is None:
             self.refresh()  # nothing to answer from meanwhile
             return
@@ -752,7 +769,7 @@ class HybridRetriever:
     ) -> list[Hit]:
         """Return the top-k passages for the question, best first (only from ``documents``, by id, when given)."""
         k = top_k or self.settings.top_k
-        # One cheap read notices a `qa ingest` run by another process.
+        # Notices a `qa ingest` run by another process (microseconds with a probe, one store read without).
         self.check_store()
         index = self._index
         if index.keyword.size == 0:

@@ -14,6 +14,7 @@ from qa.embed import Embedder
 from qa.errors import ConfigError, ProviderError
 from qa.retrieve import HybridRetriever
 from qa.store import PassageStore, make_client
+from qa.store_probe import open_commit_counter
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +89,11 @@ def build_runtime(
 ) -> Runtime:
     """Return a ready runtime over an existing store (or, with ``create``, one that documents will be added to)."""
     embedder = embedder or open_embedder(settings)
+    client = client if client is not None else open_client(settings)
     store = open_store(settings, embedder, client, create=create)
-    retriever = HybridRetriever(store, embedder, settings.retrieve)
+    # A store on disk here: a sqlite counter tells when it was written, so a question skips the version read otherwise.
+    probe = open_commit_counter(client)
+    retriever = HybridRetriever(store, embedder, settings.retrieve, probe=probe)
     answerer = answerer or make_answerer(settings.answer, api_key=settings.openai_api_key, vocabulary=retriever)
     chain = AnswerChain(retriever, answerer, settings.limits)
     log.info("ready: %d passages, answerer %s", retriever.passage_count, answerer.name)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
+import asyncio
 import ipaddress
 import logging
-import threading
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
-from qa.api import create_app
+from qa.api import background, create_app
 from qa.config import Settings, apply_offline_environment
 from qa.runtime import Runtime, build_runtime, check_answerer
 
@@ -61,23 +61,53 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _mount_ui_at_startup(app: FastAPI, runtime: Runtime, ui_import: threading.Thread, *, host: str, port: int) -> None:
-    """Mount the chat at / once Gradio is imported, from a task the app's lifespan starts inside the running server."""
-    import asyncio
-    from contextlib import asynccontextmanager
+# How long start-up waits for a first request before loading the chat and MCP anyway.
+BACKGROUND_GRACE_S = 1.0
 
+
+class FirstResponse:
+    """ASGI wrapper that notes when the server has sent its first complete HTTP response."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.sent = asyncio.Event()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.sent.is_set() or scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def noting(message: Any) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                self.sent.set()
+
+        await self.app(scope, receive, noting)
+
+
+def _load_in_background(app: FastAPI, runtime: Runtime, first: FirstResponse, *, host: str, port: int) -> None:
+    """Once the server runs and has answered its first request (or after a grace), mount the chat, then start MCP.
+
+    Both are seconds of GIL-bound imports: begun beside the first request, they would delay
+    its answer; done in a worker thread after it, they delay nothing already served.
+    """
     previous = app.router.lifespan_context
 
-    async def mount() -> None:
+    async def load() -> None:
         try:
-            await _mount(app, runtime, ui_import, host=host, port=port)
+            await asyncio.wait_for(first.sent.wait(), BACKGROUND_GRACE_S)
+        except TimeoutError:
+            pass
+        try:
+            await _mount(app, runtime, host=host, port=port)
         except Exception:
             log.exception("the chat could not be mounted at /; the API keeps serving")
+        app.state.mcp.start()  # a request to /mcp before this has started it already
 
     @asynccontextmanager
     async def lifespan(a: Any) -> Any:
         async with previous(a) as state:
-            task = asyncio.create_task(mount())
+            task = asyncio.create_task(load())
             try:
                 yield state
             finally:
@@ -86,13 +116,9 @@ def _mount_ui_at_startup(app: FastAPI, runtime: Runtime, ui_import: threading.Th
     app.router.lifespan_context = lifespan
 
 
-async def _mount(app: FastAPI, runtime: Runtime, ui_import: threading.Thread, *, host: str, port: int) -> None:
-    """Wait for the Gradio import, build the chat and mount it at / in the running app."""
-    import asyncio
-
-    if ui_import.ident is None:  # not started yet: serve() leaves it to the running server
-        ui_import.start()
-    await asyncio.to_thread(ui_import.join)
+async def _mount(app: FastAPI, runtime: Runtime, *, host: str, port: int) -> None:
+    """Import Gradio in a worker thread, build the chat and mount it at / in the running app."""
+    await background.import_module("ui.app")
     import gradio as gr
 
     blocks = await asyncio.to_thread(_chat_blocks, runtime)
@@ -120,20 +146,14 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     """Serve until SIGINT/SIGTERM; open connections get server.graceful_timeout_s to finish.
 
     The answer API is served as soon as the runtime is built; the chat (Gradio, seconds to
-    import) is imported in a thread once the server runs and mounted at / when ready, so the
-    first answer does not wait for the UI.
+    import) and the MCP server are loaded in a thread once the server has answered its first
+    request (or after BACKGROUND_GRACE_S), so the first answer waits for neither.
     """
     apply_offline_environment()
     import uvicorn
 
     host = host or settings.server.host
     port = port or settings.server.port
-    # Importing Gradio takes seconds of CPU. It starts once the server runs (the app's lifespan): a thread
-    # importing it beside start-up holds the GIL half the time and delays the first answer.
-    ui_import = threading.Thread(target=importlib.import_module, args=("ui.app",), name="import-ui", daemon=True)
-    # The MCP SDK takes a second to import: beside the model load too.
-    mcp_import = threading.Thread(target=importlib.import_module, args=("qa.api.mcp",), name="import-mcp", daemon=True)
-    mcp_import.start()
     runtime = build_runtime(settings, create=True)
     # The one writer: uploads, deletes and reindexes go through this process (embedded mode: it holds the data folder's lock).
     from qa.documents.service import open_service
@@ -143,7 +163,10 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     check_answerer(runtime.answerer)
     app = _api_app(runtime, host)
     _placeholder(app)
-    _mount_ui_at_startup(app, runtime, ui_import, host=host, port=port)
+    # Gradio and the MCP SDK take seconds of CPU to import, holding the GIL: a thread importing them beside
+    # start-up or beside the first request delays its answer, so they load after it (the app's lifespan).
+    first = FirstResponse(app)
+    _load_in_background(app, runtime, first, host=host, port=port)
     if not is_loopback(host):
         log.warning(
             "binding %s: other machines can reach this server%s",
@@ -152,7 +175,7 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
         )
     log.info("serving the API at http://%s:%d/api (OpenAI's at /v1, MCP at /mcp, docs at /docs); the chat at / in a moment", host, port)
     config = uvicorn.Config(
-        app,
+        first,
         host=host,
         port=port,
         # Annotated int, but it only reaches asyncio.wait_for(timeout=...), which takes float seconds.

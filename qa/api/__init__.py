@@ -2,8 +2,9 @@
 
 `schemas` holds the contract, `guard` the key and body limits, `errors` the JSON error mapping,
 `docs` the offline /docs and /redoc, `streams` the answering threads and SSE, `titles` the titles
-citations name; the resources are
-`ask`, `passages`, `health`, `documents` (under /api), `openai` (/v1) and `mcp` (/mcp).
+citations name, `timing` the Server-Timing header, `background` imports off the event loop; the resources are
+`ask`, `passages`, `health`, `documents` (under /api), `openai` (/v1) and `mcp` (/mcp, built on demand by
+`mcp_mount`).
 `create_app` below is where they are put together.
 """
 
@@ -12,12 +13,14 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Security
 from fastapi.security import HTTPBearer
 
-from qa.api import ask, documents, health, openai, passages
+from qa.api import ask, documents, health, mcp_mount, openai, passages
 from qa.api.docs import offline_app
 from qa.api.errors import OPENAI_PREFIX, describe_validation_error, install_error_handlers, install_fallback_routes
 from qa.api.guard import ApiGuard
+from qa.api.mcp_mount import LazyMCP
 from qa.api.schemas import API_PREFIX, ERRORS
 from qa.api.streams import answer_limiter
+from qa.api.timing import ServerTiming
 from qa.api.titles import titler
 from qa.runtime import Runtime
 
@@ -40,9 +43,9 @@ def create_app(runtime: Runtime, *, loopback: bool = True) -> FastAPI:
     app.include_router(api)
     v1 = openai.router(runtime.chain, answering, titled)
     app.include_router(v1, prefix=OPENAI_PREFIX, dependencies=security, responses=ERRORS, tags=["OpenAI"])
-    from qa.api import mcp  # imported here: the MCP SDK takes a second to import (qa.server imports it beside the model load)
-
-    app.include_router(mcp.router(mcp.server(runtime), loopback=loopback))
+    # The MCP SDK takes most of a second to import: /mcp builds its server on the first request (or when qa serve says).
+    app.state.mcp = LazyMCP(runtime, loopback=loopback)
+    app.include_router(mcp_mount.router(app.state.mcp))
     # Last: wrong methods and unknown paths under our prefixes are 405/404 here, not the UI's 404 at /.
     install_fallback_routes(app, (API_PREFIX, OPENAI_PREFIX))
     install_error_handlers(app)
@@ -52,4 +55,5 @@ def create_app(runtime: Runtime, *, loopback: bool = True) -> FastAPI:
         max_body_bytes=settings.limits.max_body_bytes,
         max_upload_bytes=settings.limits.max_file_bytes,
     )
+    app.add_middleware(ServerTiming)  # outermost: the time of everything the app does for a request
     return app

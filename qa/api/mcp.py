@@ -66,11 +66,11 @@ def server(runtime: Runtime) -> MCPServer:
     return mcp
 
 
-def router(mcp: MCPServer, *, loopback: bool = True) -> APIRouter:
-    """Return the streamable-HTTP MCP endpoint at /mcp as a router whose lifespan runs the MCP session manager.
+def routes(mcp: MCPServer, *, loopback: bool = True) -> list[Any]:
+    """Return the streamable-HTTP route at /mcp (stateless, JSON responses); its session manager must run beside it.
 
-    Stateless (no session kept between requests). A loopback server also refuses other Host
-    headers (DNS rebinding); the API key, when set, is checked by the guard like everywhere else.
+    A loopback server also refuses other Host headers (DNS rebinding); the API key, when set,
+    is checked by the guard like everywhere else.
     """
     security = TransportSecuritySettings(
         enable_dns_rebinding_protection=loopback,
@@ -80,6 +80,12 @@ def router(mcp: MCPServer, *, loopback: bool = True) -> APIRouter:
     http_app = mcp.streamable_http_app(
         streamable_http_path=MCP_PATH, stateless_http=True, json_response=True, transport_security=security
     )
+    return list(http_app.routes)
+
+
+def router(mcp: MCPServer, *, loopback: bool = True) -> APIRouter:
+    """Return the MCP endpoint at /mcp as a router whose lifespan runs the MCP session manager."""
+    endpoint = routes(mcp, loopback=loopback)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,5 +93,5 @@ def router(mcp: MCPServer, *, loopback: bool = True) -> APIRouter:
             yield
 
     r = APIRouter(lifespan=lifespan)
-    r.routes.extend(http_app.routes)
+    r.routes.extend(endpoint)
     return r

@@ -318,3 +318,15 @@ def test_openapi_documents_the_contract(client: TestClient) -> None:
     assert "title" in schemas["CitationOut"]["properties"] and "title" in schemas["DocumentOut"]["properties"]
     assert "refusal_reason" in schemas["AnswerContext"]["properties"], "the OpenAI-compatible context documents it"
     assert client.get("/docs").status_code == 200
+
+
+def test_every_response_says_how_long_the_server_took(client: TestClient) -> None:
+    from qa.api.timing import server_ms
+
+    r = client.post("/api/ask", json={"question": QUESTION})
+    took = server_ms(r.headers.get("server-timing"))
+    assert took is not None and took >= r.json()["timings_ms"]["total"], "the app's time holds the answer's own"
+    missing = client.get("/api/nope")
+    assert missing.status_code == 404 and server_ms(missing.headers.get("server-timing")) is not None
+    assert server_ms("cache;dur=1.5, app;dur=2.25") == 2.25
+    assert server_ms("cache;dur=1.5") is None and server_ms(None) is None

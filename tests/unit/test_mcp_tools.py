@@ -62,3 +62,37 @@ def test_ask_names_the_cited_documents_title_where_a_document_service_knows_it(r
         runtime.documents = None
     (cited,) = {c["source"]: c["title"] for c in titled.structured_content["citations"]}.items()
     assert cited == ("blinken.txt", "Title of blinken.txt")
+
+
+MCP_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+TOOLS_LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+
+
+def test_app_builds_the_mcp_server_on_the_first_request_to_mcp(runtime: Runtime) -> None:
+    from fastapi.testclient import TestClient
+
+    from qa.api import create_app
+
+    app = create_app(runtime)
+    with TestClient(app, base_url="http://127.0.0.1:7860") as c:
+        assert app.state.mcp._router is None, "nothing asked for MCP yet: its SDK is not loaded"
+        assert c.post("/api/ask", json={"question": "Who is the U.S. Secretary of State?"}).status_code == 200
+        assert app.state.mcp._router is None, "an answer does not need the MCP server"
+        r = c.post("/mcp", json=TOOLS_LIST, headers=MCP_HEADERS)
+        assert r.status_code == 200, r.text
+        assert sorted(t["name"] for t in r.json()["result"]["tools"]) == ["ask", "get_passage", "search"]
+    # A second lifespan of the same app builds a fresh server (a session manager runs once).
+    with TestClient(app, base_url="http://127.0.0.1:7860") as c:
+        r = c.post("/mcp", json=TOOLS_LIST, headers=MCP_HEADERS)
+        assert r.status_code == 200, r.text
+
+
+def test_mcp_without_the_apps_lifespan_is_503_saying_why(runtime: Runtime) -> None:
+    from fastapi.testclient import TestClient
+
+    from qa.api import create_app
+
+    c = TestClient(create_app(runtime), base_url="http://127.0.0.1:7860")  # not entered: no lifespan
+    r = c.post("/mcp", json=TOOLS_LIST, headers=MCP_HEADERS)
+    assert r.status_code == 503
+    assert "lifespan" in r.json()["detail"]

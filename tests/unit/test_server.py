@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -70,32 +73,73 @@ def test_one_app_serves_chat_api_and_docs(settings: Settings, ephemeral_client: 
         assert client.get("/config").json()["components"], "the Gradio app answers at /"
 
 
-def test_the_api_answers_before_the_chat_is_mounted_then_the_chat_appears(
-    settings: Settings, ephemeral_client: Any, tmp_path: Path
-) -> None:
-    import threading
+def _gated_imports(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, list[str]]:
+    """Hold every background import ("Gradio is still importing") until the returned gate opens; list what was asked."""
+    gate, asked = threading.Event(), []
+    real = qa.server.background.import_module
 
+    async def gated(name: str) -> Any:
+        asked.append(name)
+        await asyncio.to_thread(gate.wait, 60)
+        return await real(name)
+
+    monkeypatch.setattr(qa.server.background, "import_module", gated)
+    return gate, asked
+
+
+def _wait_for(check: Any, what: str) -> None:
+    for _ in range(400):
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_the_api_answers_first_then_the_chat_and_mcp_load(
+    settings: Settings, ephemeral_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from qa.api import create_app
 
+    monkeypatch.setattr(qa.server, "BACKGROUND_GRACE_S", 60.0)  # only the first response starts the loading here
+    gate, asked = _gated_imports(monkeypatch)
     runtime: Runtime = fake_runtime(settings, ephemeral_client, tmp_path / "docs")
     app = create_app(runtime)
     qa.server._placeholder(app)
-    gate = threading.Event()
-    ui_import = threading.Thread(target=gate.wait)  # "Gradio is still importing" until the gate opens
-    ui_import.start()
-    qa.server._mount_ui_at_startup(app, runtime, ui_import, host="127.0.0.1", port=7860)
-    with TestClient(app) as client:
-        waiting = client.get("/")
-        assert waiting.status_code == 503 and 'http-equiv="refresh"' in waiting.text
-        assert client.get("/api/health").json()["answerer"] == "quote-fake"
+    first = qa.server.FirstResponse(app)
+    qa.server._load_in_background(app, runtime, first, host="127.0.0.1", port=7860)
+    try:
+        with TestClient(first, base_url="http://127.0.0.1:7860") as client:
+            time.sleep(0.2)
+            assert asked == [], "nothing loads before the first request is answered"
+            r = client.post("/api/ask", json={"question": "Who is the U.S. Secretary of State?"})
+            assert r.status_code == 200 and r.json()["refused"] is False
+            _wait_for(lambda: asked == ["ui.app"], "the chat's import to start after the first answer")
+            waiting = client.get("/")
+            assert waiting.status_code == 503 and 'http-equiv="refresh"' in waiting.text
+            assert client.get("/api/health").json()["answerer"] == "quote-fake", "the API answers while the chat loads"
+            gate.set()
+            _wait_for(lambda: client.get("/").status_code == 200, "the chat at /")
+            assert "<html" in client.get("/").text.lower()
+            assert client.get("/config").json()["components"], "the Gradio app answers at /"
+            _wait_for(lambda: app.state.mcp._router is not None, "the MCP server, started after the chat")
+            assert asked == ["ui.app", "qa.api.mcp"]
+    finally:
         gate.set()
-        ui_import.join()
-        for _ in range(200):
-            page = client.get("/")
-            if page.status_code == 200:
-                break
-            import time
 
-            time.sleep(0.05)
-        assert page.status_code == 200 and "<html" in page.text.lower()
-        assert client.get("/config").json()["components"], "the Gradio app answers at /"
+
+def test_without_a_request_the_chat_loads_after_the_grace(
+    settings: Settings, ephemeral_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa.api import create_app
+
+    monkeypatch.setattr(qa.server, "BACKGROUND_GRACE_S", 0.1)
+    gate, asked = _gated_imports(monkeypatch)
+    runtime: Runtime = fake_runtime(settings, ephemeral_client, tmp_path / "docs")
+    app = create_app(runtime)
+    first = qa.server.FirstResponse(app)
+    qa.server._load_in_background(app, runtime, first, host="127.0.0.1", port=7860)
+    try:
+        with TestClient(first, base_url="http://127.0.0.1:7860"):
+            _wait_for(lambda: asked == ["ui.app"], "the chat's import after the grace, with no request")
+    finally:
+        gate.set()
