@@ -32,8 +32,11 @@ from qa.language import (
     is_small_talk,
     names,
     title_entity,
+    tokenize,
 )
 
+# The words a follow-up points back with, which a rewrite replaces (as ``tokenize`` spells them).
+_REFERRING = frozenset(tokenize([" ".join(PERSON_PRONOUNS | THING_PRONOUNS | POSSESSIVE_PRONOUNS | DEMONSTRATIVES)])[0])
 _PRONOUN = re.compile(r"\b(" + "|".join(sorted(PERSON_PRONOUNS | THING_PRONOUNS)) + r")\b", re.IGNORECASE)
 _PERSON = re.compile(r"\b(" + "|".join(sorted(PERSON_PRONOUNS)) + r")\b", re.IGNORECASE)
 _MALE = re.compile(r"\b(he|him|his|himself)\b", re.IGNORECASE)
@@ -304,3 +307,15 @@ def turns_of(history: Sequence[Mapping[str, Any]]) -> list[Turn]:
 def rewrite_turn(question: str, history: Sequence[Mapping[str, Any]], *, topic: str = "") -> str:
     """Return the rewrite of a question given JSON-shaped history (evaluation entry point)."""
     return condense(question, turns_of(history), topic)
+
+
+def faithful(question: str, rewritten: str, history: Sequence[Turn]) -> bool:
+    """Return True when a rewrite keeps every content word of the question and adds only words of the conversation.
+
+    A language model's rewrite is checked with this before it is searched: a small model invents
+    ("What is the capital of England?") or answers instead of asking, and either is worse than the question.
+    """
+    asked = set(tokenize([question])[0]) - _REFERRING
+    got = set(tokenize([rewritten])[0])
+    said = {t for toks in tokenize([question, *(t.content for t in history)]) for t in toks}
+    return bool(got) and asked <= got and got <= said

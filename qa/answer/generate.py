@@ -20,7 +20,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 
 from qa.answer.base import Answerer, Draft
-from qa.answer.condense import Turn
+from qa.answer.condense import Turn, faithful
 from qa.answer.condense import condense as rule_condense
 from qa.answer.prompts import Message, answer_messages, condense_messages
 from qa.answer.verify import Verified, is_refusal, split_claims, verify
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 FALLBACK = "extractive"
 _DONE = object()
-_CONDENSE_PREFIX = re.compile(r"^\s*(rewritten|standalone)?\s*question\s*:\s*", re.IGNORECASE)
+_CONDENSE_PREFIX = re.compile(r"^\s*(((rewritten|standalone|last)\s+)?question|user)\s*:\s*", re.IGNORECASE)
 
 
 def _text_of(content: Any) -> str:
@@ -124,8 +124,9 @@ class GenerativeAnswerer:
             return rule_condense(question, history)
         lines = [line for line in reply.strip().splitlines() if line.strip()]
         rewritten = _CONDENSE_PREFIX.sub("", lines[0]).strip().strip("\"'“”") if lines else ""
-        # A rewrite that is empty or rambles is worse than the rules.
-        if not rewritten or len(rewritten) > 3 * len(question) + 200:
+        # A rewrite that is empty, rambles, drops the question's words or brings words of its own is worse than the rules.
+        if not rewritten or len(rewritten) > 3 * len(question) + 200 or not faithful(question, rewritten, history):
+            log.info("the model's rewrite %r of %r is not faithful to the conversation; using the rule-based rewrite", rewritten, question)
             return rule_condense(question, history)
         return rewritten
 

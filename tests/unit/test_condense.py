@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from qa.answer.condense import Turn, condense, rewrite, turns_of
+from qa.answer.condense import Turn, condense, faithful, rewrite, turns_of
 from qa.evaluate.conversation import token_f1
 
 
@@ -215,3 +215,17 @@ def test_json_history_keeps_citations() -> None:
 )
 def test_token_f1(hyp: str, ref: str, f1: float) -> None:
     assert token_f1(hyp, ref) == pytest.approx(f1)
+
+
+@pytest.mark.parametrize(
+    "question, rewritten, ok",
+    [
+        pytest.param("What county is it in?", "What county is Bath in?", True, id="pronoun-resolved-from-history"),
+        pytest.param("What county is it in?", "What is Bath known for?", False, id="question-word-dropped"),
+        pytest.param("What is its capital?", "What is the capital of England?", False, id="a-word-from-nowhere"),
+        pytest.param("What county is it in?", "", False, id="empty"),
+    ],
+)
+def test_a_model_rewrite_is_faithful_only_with_the_questions_words_and_the_conversations(question: str, rewritten: str, ok: bool) -> None:
+    history = [Turn("user", "What city hit 88,859 population in 2011?"), Turn("assistant", "Bath")]
+    assert faithful(question, rewritten, history) is ok

@@ -241,6 +241,10 @@ def test_no_hits_refuses_without_calling_the_model() -> None:
         pytest.param("Rewritten question: \"What is Antony Blinken's job title?\"\nExtra", "What is Antony Blinken's job title?", id="prefix-quotes-extra-lines"),
         pytest.param("", None, id="empty-uses-rules"),
         pytest.param("Who? " * 200, None, id="rambling-uses-rules"),
+        pytest.param("User: What is Antony Blinken's job title?", "What is Antony Blinken's job title?", id="role-prefix"),
+        pytest.param("What is Antony Blinken's job title in the Biden cabinet?", None, id="invented-words-use-rules"),
+        pytest.param("What is Antony Blinken's title?", None, id="dropped-question-word-uses-rules"),
+        pytest.param("The answer to this question is: Secretary of State", None, id="an-answer-uses-rules"),
     ],
 )
 def test_condense_with_the_model(reply: str, expected: str | None) -> None:
@@ -258,15 +262,15 @@ def test_condense_provider_error_uses_the_rules() -> None:
 
 
 def test_chain_uses_the_model_condense_and_reports_stage_timings(hits: list[Hit]) -> None:
-    model = scripted("What did Wang Yi say about expanding military blocs?", GOOD + " He met Joe Biden [2].")
+    model = scripted("What did Wang Yi say about military blocs?", GOOD + " He met Joe Biden [2].")
     gen = answerer(model)
     assert isinstance(gen, Condenser)
     retriever = FixedRetriever(hits)
     chain = AnswerChain(retriever, gen, LimitsSettings())  # type: ignore[arg-type]
     history = [{"role": "user", "content": "Who is Wang Yi?"}, {"role": "assistant", "content": "China's top diplomat. [1]"}]
     result = chain.ask("What did he say about military blocs?", history).to_dict()
-    assert retriever.queries[-1] == "What did Wang Yi say about expanding military blocs?"  # earlier: the thread lookup
-    assert result["standalone_question"] == "What did Wang Yi say about expanding military blocs?"
+    assert retriever.queries[-1] == "What did Wang Yi say about military blocs?"  # earlier: the thread lookup
+    assert result["standalone_question"] == "What did Wang Yi say about military blocs?"
     assert result["answer"] == GOOD.replace(" [2].", ". [1]")
     assert result["removed"][0]["sentence"] == "He met Joe Biden."
     assert "fallback" not in result and "flagged" not in result
