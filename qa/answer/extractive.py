@@ -175,12 +175,19 @@ def _question_weights(question: str, hits: Sequence[Hit]) -> dict[str, float]:
     return weights
 
 
+# Stored passages come back question after question: what names a passage gives is read once.
+@lru_cache(maxsize=4096)
+def _text_names(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Return the terms of the names a text gives, and its one-word names."""
+    single = frozenset(n for _, n in names(text) if " " not in n)
+    return frozenset(terms(" ".join(_NAME.findall(text)))), single
+
+
 def _named_terms(question: str, text: str) -> set[str]:
     """Return the terms of the names a text gives, counting a one-word name as the question's longer name it is part of."""
-    found = [n for _, n in names(text)]
-    named = set(terms(" ".join(_NAME.findall(text))))
+    given, single = _text_names(text)
+    named = set(given)
     # "Zhang said" speaks of the "Zhang Jun" the question asks about; "John Adams" is no "John Smith".
-    single = {n for n in found if " " not in n}
     for _, asked in names(question):
         if " " in asked and single & set(asked.split()):
             named |= set(terms(asked))
