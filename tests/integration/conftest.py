@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from qa.config import Settings, load_settings
-from qa.ingest.pipeline import ingest
+from qa.ingest.pipeline import ingest, ingest_documents
 from qa.runtime import Runtime, build_runtime, open_client, open_store
+from qa.types import Document
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,6 +43,20 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
+
+
+@pytest.fixture(scope="session")
+def runtime_over(tmp_path_factory: pytest.TempPathFactory, real_embedder: Any) -> Callable[[str, list[Document]], Runtime]:
+    """Return a maker of runtimes over given documents, each in its own real persistent store (named for its folder)."""
+
+    def make(name: str, documents: list[Document]) -> Runtime:
+        settings = load_settings(ROOT / "config.yaml", environ={"QA_PATHS__DATA_DIR": str(tmp_path_factory.mktemp(name))})
+        client = open_client(settings)
+        store = open_store(settings, real_embedder, client, create=True)
+        ingest_documents(documents, store, real_embedder, progress=False)
+        return build_runtime(settings, embedder=real_embedder, client=client)
+
+    return make
 
 
 @pytest.fixture(scope="module")

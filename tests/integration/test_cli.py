@@ -40,7 +40,7 @@ def test_ask_json_prints_exactly_the_answer_object(data: Path) -> None:
     obj = json.loads(result.stdout)
     assert set(obj) == {"answer", "refused", "standalone_question", "citations", "passages", "timings_ms"}
     c = obj["citations"][0]
-    assert set(c) == {"n", "passage_id", "source", "paragraph", "text", "quote", "start", "end", "support", "heading", "page"}
+    assert set(c) == {"n", "passage_id", "source", "paragraph", "text", "quote", "start", "end", "support", "heading", "page", "title"}
     assert c["text"][c["start"] : c["end"]] == c["quote"]
     assert c["source"] == "000_ff359896b2990186.txt"
     assert set(obj["passages"][0]) == {"passage_id", "source", "paragraph", "text", "score", "page", "heading"}

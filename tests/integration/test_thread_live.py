@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from qa.config import load_settings
-from qa.ingest.pipeline import ingest_documents
-from qa.runtime import Runtime, build_runtime, open_client, open_store
+from qa.runtime import Runtime
 from qa.types import Document
 
-ROOT = Path(__file__).resolve().parents[2]
 HARTSON = Document(
     source="hartson",
     text=(
@@ -34,12 +31,8 @@ WITTGENSTEIN = Document(
 
 
 @pytest.fixture(scope="module")
-def two_documents(tmp_path_factory: pytest.TempPathFactory, real_embedder: Any) -> Runtime:
-    settings = load_settings(ROOT / "config.yaml", environ={"QA_PATHS__DATA_DIR": str(tmp_path_factory.mktemp("thread-store"))})
-    client = open_client(settings)
-    store = open_store(settings, real_embedder, client, create=True)
-    ingest_documents([HARTSON, WITTGENSTEIN], store, real_embedder, progress=False)
-    return build_runtime(settings, embedder=real_embedder, client=client)
+def two_documents(runtime_over: Callable[[str, list[Document]], Runtime]) -> Runtime:
+    return runtime_over("thread-store", [HARTSON, WITTGENSTEIN])
 
 
 def _thread(rt: Runtime, question: str) -> list[dict[str, Any]]:

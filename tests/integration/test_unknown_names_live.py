@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
 from qa.answer.providers import ExtractiveAnswerer
-from qa.config import load_settings
-from qa.ingest.pipeline import ingest_documents
-from qa.runtime import Runtime, build_runtime, open_client, open_store
+from qa.runtime import Runtime, build_runtime
 from qa.types import REFUSAL, Document
 from tests.live_server import LiveServer, live_server
 
-ROOT = Path(__file__).resolve().parents[2]
 CANAL = Document(
     source="canal",
     text=(
@@ -45,12 +40,8 @@ AS_FILES = {f"{d.source}.md": d.text for d in (CANAL, LIGHTHOUSE)}
 
 
 @pytest.fixture(scope="module")
-def two_documents(tmp_path_factory: pytest.TempPathFactory, real_embedder: Any) -> Runtime:
-    settings = load_settings(ROOT / "config.yaml", environ={"QA_PATHS__DATA_DIR": str(tmp_path_factory.mktemp("unknown-names"))})
-    client = open_client(settings)
-    store = open_store(settings, real_embedder, client, create=True)
-    ingest_documents([CANAL, LIGHTHOUSE], store, real_embedder, progress=False)
-    return build_runtime(settings, embedder=real_embedder, client=client)
+def two_documents(runtime_over: Callable[[str, list[Document]], Runtime]) -> Runtime:
+    return runtime_over("unknown-names", [CANAL, LIGHTHOUSE])
 
 
 def test_a_question_about_a_document_not_in_the_store_is_refused_naming_the_unknown_name(two_documents: Runtime) -> None:
