@@ -19,7 +19,6 @@ from typing import Any
 import gradio as gr
 
 from qa.documents.registry import DocumentRecord, Job
-from qa.documents.title import TitleCache
 from qa.errors import InputError, QAError
 from qa.ingest.formats import SUPPORTED_SUFFIXES
 
@@ -85,13 +84,12 @@ class DocumentCatalog:
 
     def __init__(self, service: Any) -> None:
         self.service = service
-        self._title = TitleCache(service.title)
         # Every label shown so far, so that a document deleted since can still be named.
         self._seen: dict[str, str] = {}
 
     def title(self, rec: DocumentRecord) -> str | None:
-        """Return a document's title, or None when it has none (or cannot be read: logged)."""
-        return self._title(rec)
+        """Return a document's title, or None when it has none (or cannot be read: logged); the service caches it."""
+        return self.service.title_of(rec)  # type: ignore[no-any-return]
 
     def listing(self) -> Listing:
         """Return the committed documents with their titles and labels."""

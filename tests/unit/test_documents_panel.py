@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.documents.registry import DocumentRecord
+from qa.documents.title import TitleCache
 from qa.errors import InputError
 from ui.documents import DocumentCatalog, Listing, document_labels, documents_html, job_html, restored_scope, scope_note_html
 
@@ -82,6 +83,7 @@ def test_scope_note_is_empty_when_nothing_was_deleted() -> None:
 class _Service:
     def __init__(self, docs: list[DocumentRecord], titles: dict[str, str | None]) -> None:
         self.docs, self.titles, self.calls = docs, titles, 0
+        self.title_of = TitleCache(self.title)  # as DocumentService caches them
 
     def documents(self) -> list[DocumentRecord]:
         return self.docs

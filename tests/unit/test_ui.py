@@ -121,8 +121,8 @@ def test_blocks_with_documents_offer_a_search_selector_fed_to_the_chat(runtime: 
         def documents(self) -> list[DocumentRecord]:
             return docs
 
-        def title(self, doc_id: str) -> str | None:
-            return titles[doc_id]
+        def title_of(self, rec: DocumentRecord) -> str | None:
+            return titles[rec.id]
 
         def titled(self, answer: Answer) -> Answer:
             return answer
@@ -199,7 +199,7 @@ def test_a_reopened_conversation_gets_its_choice_and_sources_back(runtime: Runti
         def documents(self) -> list[DocumentRecord]:
             return listed
 
-        def title(self, doc_id: str) -> str | None:
+        def title_of(self, rec: DocumentRecord) -> str | None:
             return "Markup notes"
 
     respond = make_respond(runtime.chain, lambda ids: [(i, "Markup notes") for i in ids])
