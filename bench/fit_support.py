@@ -33,13 +33,14 @@ EVAL = ROOT.parent / "shared" / "eval"
 def collect(name: str, per_set: int, settings: Any, embedder: Any, client: Any) -> dict[str, list[Any]]:
     """Return sentence features, labels and question keys for a sample of a dataset's dev split."""
     from qa.answer.extractive import best_similarity, sentence_features
+    from qa.evaluate.command import eval_collection
     from qa.evaluate.datasets import load_corpus, load_questions
     from qa.evaluate.run import contains_any
     from qa.ingest.pipeline import ingest_documents
     from qa.runtime import build_runtime, open_store
 
     corpus = load_corpus(EVAL / f"{name}.corpus.jsonl")
-    s = settings.model_copy(update={"store": settings.store.model_copy(update={"collection": f"eval-{corpus.digest}"})})
+    s = settings.model_copy(update={"store": settings.store.model_copy(update={"collection": eval_collection(corpus.digest, embedder)})})
     ingest_documents(corpus.documents, open_store(s, embedder, client, create=True), embedder)
     chain = build_runtime(s, embedder=embedder, client=client).chain
     questions = load_questions(EVAL / f"{name}.questions.jsonl", split="dev", limit=per_set, splits=corpus.splits)

@@ -206,6 +206,7 @@ def main() -> None:
 
     from qa.answer.chain import AnswerChain
     from qa.answer.providers import ExtractiveAnswerer, make_answerer
+    from qa.evaluate.command import eval_collection
     from qa.evaluate.datasets import load_corpus, load_questions
     from qa.evaluate.run import contains_any
     from qa.ingest.pipeline import ingest, ingest_documents
@@ -231,7 +232,7 @@ def main() -> None:
         sets.append(("seed_dev", seed_store, seed_q, lambda q, p: contains_any(p.text, q.gold_passage_contains)))
     if args.squad:
         corpus = load_corpus(EVAL / "squad11_dev.corpus.jsonl")
-        squad_settings = base.model_copy(update={"store": base.store.model_copy(update={"collection": f"eval-{corpus.digest}"})})
+        squad_settings = base.model_copy(update={"store": base.store.model_copy(update={"collection": eval_collection(corpus.digest, embedder)})})
         squad_store = open_store(squad_settings, embedder, client, create=True)
         ingest_documents(corpus.documents, squad_store, embedder, progress=True)
         squad_q = load_questions(EVAL / "squad11_dev.questions.jsonl", split="dev", limit=args.squad, splits=corpus.splits)

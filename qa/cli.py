@@ -28,8 +28,9 @@ def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     # Embedded mode: never write beside a running server (its Chroma caches would go stale); it says how to go through it.
     lock = WriterLock(settings.paths.data_dir, "`qa ingest`").acquire() if settings.store.mode == "embedded" else None
     try:
-        embedder = open_embedder(settings)
         client = open_client(settings)
+        # A rebuild re-embeds everything, so embed.quantize ``auto`` picks as for a new store.
+        embedder = open_embedder(settings, client, fresh=args.rebuild)
         if args.rebuild:
             PassageStore.drop(client, settings.store.collection)
         store = open_store(settings, embedder, client, create=True)

@@ -42,7 +42,11 @@ class EmbedSettings(_Section):
     backend: Literal["torch", "onnx"] = Field(
         "onnx", description="torch: sentence-transformers; onnx: the same model exported once, served by onnxruntime."
     )
-    quantize: Literal["none", "int8"] = Field("none", description="int8: dynamically quantised ONNX weights (onnx backend only).")
+    quantize: Literal["auto", "none", "int8"] = Field(
+        "auto",
+        description="int8: dynamically quantised ONNX weights (onnx backend only); none: fp32; "
+        "auto: what the store was built with, int8 for a new store on the onnx backend.",
+    )
     cache_dir: Path | None = Field(None, description="Where the ONNX export is cached; default: <paths.data_dir>/encoders.")
     onnx_threads: int = Field(2, ge=1, le=64, description="onnxruntime intra-op threads for one question (onnx backend).")
     onnx_batch_threads: int = Field(2, ge=1, le=64, description="onnxruntime intra-op threads for batches: ingest (onnx backend).")

@@ -83,6 +83,14 @@ def _names(client: Any) -> set[str]:
     return {c if isinstance(c, str) else c.name for c in client.list_collections()}
 
 
+def recorded_quantize(client: Any, name: str) -> str | None:
+    """Return the quantisation the store ``name`` records ("none" for stores from before the record); None if there is no such store."""
+    if name not in _names(client):
+        return None
+    meta = client.get_collection(name=name, embedding_function=None).metadata or {}
+    return str(meta.get("embedding_quantize", "none"))
+
+
 def sentence_collection_name(name: str) -> str:
     """Return the name of the sentence collection that belongs to a passage collection."""
     return f"{name}-sentences"

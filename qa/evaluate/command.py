@@ -70,14 +70,14 @@ def evaluate(settings: Settings, opts: EvalOptions) -> dict[str, Any]:
     if is_dialog_file(opts.questions):
         return _guarded(evaluate_conversations(settings, opts), opts)
     corpus_path = opts.corpus or default_corpus(opts.questions)
-    embedder = open_embedder(settings)
     client = open_client(settings)
+    embedder = open_embedder(settings, client)
     corpus: Corpus | None = None
     documents: list[Document]
     if corpus_path is not None:
         corpus = load_corpus(corpus_path)
         # Its own collection, named by content hash: never mixed into the user's, never embedded twice.
-        collection = f"eval-{corpus.digest}"
+        collection = eval_collection(corpus.digest, embedder)
         settings = settings.model_copy(update={"store": settings.store.model_copy(update={"collection": collection})})
         store = open_store(settings, embedder, client, create=True)
         report = ingest_documents(corpus.documents, store, embedder, progress=opts.progress)
@@ -132,12 +132,18 @@ def _guarded(result: dict[str, Any], opts: EvalOptions) -> dict[str, Any]:
     return result
 
 
+def eval_collection(digest: str, embedder: Any) -> str:
+    """Return the name of an eval corpus's own collection: by content hash, and by quantisation (fp32 keeps the plain name)."""
+    quantize = getattr(embedder, "quantize", "none")
+    return f"eval-{digest}" if quantize == "none" else f"eval-{digest}-{quantize}"
+
+
 def _eval_store(settings: Settings, documents: list[Document], digest: str, embedder: Any, client: Any, progress: bool) -> Settings:
     """Ingest documents into their own collection named by content hash; return the settings that open it."""
     from qa.ingest.pipeline import ingest_documents
     from qa.runtime import open_store
 
-    collection = f"eval-{digest}"
+    collection = eval_collection(digest, embedder)
     settings = settings.model_copy(update={"store": settings.store.model_copy(update={"collection": collection})})
     store = open_store(settings, embedder, client, create=True)
     report = ingest_documents(documents, store, embedder, progress=progress)
@@ -163,8 +169,8 @@ def evaluate_conversations(settings: Settings, opts: EvalOptions) -> dict[str, A
     rows = _read_jsonl(corpus_path)
     documents = titled_documents(rows)
     digest = hashlib.sha256(corpus_path.read_bytes() + b"titled").hexdigest()[:12]
-    embedder = open_embedder(settings)
     client = open_client(settings)
+    embedder = open_embedder(settings, client)
     settings = _eval_store(settings, documents, digest, embedder, client, opts.progress)
     runtime = build_runtime(settings, embedder=embedder, client=client)
     report = run_dialogs(runtime.chain.ask, turns, progress=opts.progress)
@@ -220,8 +226,8 @@ def evaluate_out_of_document(settings: Settings, opts: EvalOptions) -> dict[str,
 
     ood = out_of_document_set(opts)
     indexed, mixed = ood.indexed, ood.questions
-    embedder = open_embedder(settings)
     client = open_client(settings)
+    embedder = open_embedder(settings, client)
     settings = _eval_store(settings, ood.documents, ood.digest, embedder, client, opts.progress)
     runtime = build_runtime(settings, embedder=embedder, client=client)
     from tqdm import tqdm

@@ -79,7 +79,7 @@ def test_corpus_maps_passages_back_to_paragraph_ids(squad_like: Path) -> None:
 
 
 def test_evaluate_end_to_end_on_fakes(squad_like: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("qa.runtime.open_embedder", lambda settings: HashEmbedder())
+    monkeypatch.setattr("qa.runtime.open_embedder", lambda settings, client=None: HashEmbedder())
     settings = load_settings(ROOT / "config.yaml", environ={"QA_PATHS__DATA_DIR": str(tmp_path / "data")})
     opts = EvalOptions(questions=squad_like, failures=tmp_path / "f.jsonl", plot=tmp_path / "p.png",
                        floors={"recall@1": 0.5, "refusal_rate": 1.1}, ceilings={"false_refusal_rate": 2.0, "recall@1": 0.5},
