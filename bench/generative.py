@@ -232,7 +232,8 @@ def main() -> None:
         sets.append(("seed_dev", seed_store, seed_q, lambda q, p: contains_any(p.text, q.gold_passage_contains)))
     if args.squad:
         corpus = load_corpus(EVAL / "squad11_dev.corpus.jsonl")
-        squad_settings = base.model_copy(update={"store": base.store.model_copy(update={"collection": eval_collection(corpus.digest, embedder)})})
+        squad_collection = eval_collection(corpus.digest, embedder)
+        squad_settings = base.model_copy(update={"store": base.store.model_copy(update={"collection": squad_collection})})
         squad_store = open_store(squad_settings, embedder, client, create=True)
         ingest_documents(corpus.documents, squad_store, embedder, progress=True)
         squad_q = load_questions(EVAL / "squad11_dev.questions.jsonl", split="dev", limit=args.squad, splits=corpus.splits)
