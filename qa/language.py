@@ -215,8 +215,18 @@ PERSON_PRONOUNS = frozenset({"he", "she", "him", "his", "her", "hers", "himself"
 THING_PRONOUNS = frozenset({"it", "its", "they", "them", "their", "theirs", "itself", "themselves"})
 DEMONSTRATIVES = frozenset({"this", "that", "these", "those", "there", "here"})
 POSSESSIVE_PRONOUNS = frozenset({"his", "its", "their", "hers", "theirs"})
+# Function words that open a question but say nothing of its topic: "During what year?", "Anything else?",
+# "Since when?". Never a name when capitalised, and no content of the question's own.
+FUNCTION_WORDS = frozenset({
+    "about", "above", "across", "against", "among", "around", "behind", "below", "beside", "besides", "between",
+    "beyond", "despite", "during", "into", "like", "near", "over", "since", "through", "throughout", "toward",
+    "towards", "under", "until", "till", "upon", "within", "without", "anything", "anyone", "anybody", "anywhere",
+    "something", "someone", "somebody", "somewhere", "everything", "everyone", "everybody", "else", "just", "only",
+    "even", "still", "again", "now", "because", "while", "although", "though", "whether", "another", "such", "very",
+    "really", "exactly", "much", "more", "less",
+})
 # Not names even when capitalised (sentence-initial function words, days, months).
-NOT_NAME_WORDS = frozenset({
+NOT_NAME_WORDS = FUNCTION_WORDS | frozenset({
     "a", "an", "the", "this", "that", "these", "those", "what", "who", "whom", "whose", "which", "when", "where",
     "why", "how", "is", "are", "was", "were", "do", "does", "did", "can", "could", "should", "would", "will", "and",
     "but", "or", "in", "on", "at", "of", "for", "to", "by", "with", "from", "as", "if", "it", "he", "she", "they",
@@ -302,6 +312,24 @@ def content_words(text: str) -> set[str]:
     """Return the lower-cased words of a text that are not stop words (unstemmed)."""
     stop = set(stopwords())
     return {w.lower() for w in re.findall(r"\w+", text) if w.lower() not in stop and len(w) > 1}
+
+
+_YES_NO = re.compile(r"^\s*(is|are|was|were|do|does|did|can|could|should|would|will|has|have|had)\b", re.IGNORECASE)
+_POINTING = FUNCTION_WORDS | PERSON_PRONOUNS | THING_PRONOUNS | DEMONSTRATIVES
+
+
+def own_words(question: str) -> set[str]:
+    """Return the words a question brings of its own: its content words less function words and pronouns."""
+    return content_words(question) - _POINTING
+
+
+def is_elliptical(question: str) -> bool:
+    """Return True for a wh-question with at most one word of its own: "How big was it?", "Since when?", "How many?".
+
+    Such a follow-up asks about the place the conversation is at; its words cannot be looked for in the answer.
+    A yes/no question ("Was it loved?") checks a claim instead, and is not one.
+    """
+    return not _YES_NO.match(question) and len(own_words(question)) <= 1
 
 
 # --- expected answers and predicates ----------------------------------------------------

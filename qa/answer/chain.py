@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -16,7 +17,10 @@ from qa.config import LimitsSettings
 from qa.errors import InputError
 from qa.language import small_talk_reply
 from qa.retrieve import HybridRetriever
+from qa.store import document_key
 from qa.types import MAX_DOCUMENT_FILTER, REFUSAL, Answer, Citation, Hit
+
+log = logging.getLogger(__name__)
 
 ROLES = ("user", "assistant")
 
@@ -194,6 +198,8 @@ class AnswerChain:
             deeper = self.retriever.retrieve(query, max(3 * k, 15), qvec=qvec, documents=step.documents)
             moved = destination(step.question, found, step.thread, deeper)
             if moved is None:
+                if found.refers and not any(h.passage.source == step.thread.document for h in deeper):
+                    deeper = [*deeper, *self._thread_document_hits(query, qvec, step, k)]
                 hits = prefer_thread(found, deeper, step.thread, k)
             else:
                 if query != step.question:
@@ -204,6 +210,21 @@ class AnswerChain:
         else:
             hits = self.retriever.retrieve(query, step.top_k, qvec=qvec, documents=step.documents)
         return step.timed("retrieve", t, standalone=query, hits=tuple(hits))
+
+    def _thread_document_hits(self, query: str, qvec: Any, step: Step, k: int) -> list[Hit]:
+        """Return the best passages of the thread's document: a question that leans on the thread means it, ranked or not.
+
+        "What was it called?" has no words of its own to find its document by; the corpus's other documents
+        may outrank the thread's for the few it has.
+        """
+        document = document_key(step.thread.document)
+        if step.documents is not None and document not in step.documents:
+            return []
+        try:
+            return self.retriever.retrieve(query, k, qvec=qvec, documents=(document,))
+        except InputError:  # deleted since the thread was read: the question is answered from what is left
+            log.info("the thread's document %s is gone; answering from the other documents", step.thread.document)
+            return []
 
     def _finish(self, step: Step, draft: Draft) -> Answer:
         timings = dict(step.timings_ms)

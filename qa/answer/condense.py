@@ -31,6 +31,7 @@ from qa.language import (
     is_question,
     is_small_talk,
     names,
+    own_words,
     title_entity,
     tokenize,
 )
@@ -239,7 +240,7 @@ def resolve(question: str, c: Context) -> tuple[Rewrite, str]:
         # An unresolved "it" is still about the thread's topic; an unresolved "she" may be anyone the answer named.
         beside = _with_topic(question, c) if word not in PERSON_PRONOUNS else None
         return beside or Rewrite(question, unsure=True, refers=True), ""
-    unsure = bool(_DEMONSTRATIVE.search(question) or _ELLIPTIC_START.match(question) or len(content_words(question)) < SHORT_QUESTION)
+    unsure = bool(_DEMONSTRATIVE.search(question) or _ELLIPTIC_START.match(question) or len(own_words(question)) < SHORT_QUESTION)
     if unsure and not _ABOUT_ITSELF.search(question):
         return _with_topic(question, c) or Rewrite(question, unsure=True, refers=True), ""
     if _LEANS_ON_THREAD.search(question) and not _ABOUT_ITSELF.search(question):

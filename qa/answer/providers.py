@@ -19,7 +19,7 @@ from qa.answer.extractive import extract
 from qa.answer.unknown_names import Vocabulary, not_mentioned, unknown_name
 from qa.config import AnswerSettings
 from qa.errors import ConfigError
-from qa.language import tokenize
+from qa.language import is_elliptical, tokenize
 from qa.types import Hit, Unsupported
 
 if TYPE_CHECKING:  # LangChain is imported only when a language model is configured
@@ -76,8 +76,8 @@ class ExtractiveAnswerer:
             lead_credit=THREAD_LEAD_CREDIT if in_thread else 0.0,
         )
         asked = flow.asked if flow is not None and flow.asked else question
-        # "Anything else?" asks for the next thing, not for its own words.
-        continues = flow is not None and flow.continues
+        # "Anything else?" asks for the next thing, and "How big was it?" about the place the thread is at, not for their own words.
+        continues = flow is not None and (flow.continues or (in_thread and is_elliptical(asked)))
         if citations and not continues and not holds_asked_word(max(citations, key=lambda c: c.support).quote, asked):
             if max(c.support for c in citations) < s.refuse_below * UNWORDED_REFUSE_SHARE:
                 return Draft(text="", citations=())

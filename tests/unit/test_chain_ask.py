@@ -12,6 +12,7 @@ from qa.answer.providers import ExtractiveAnswerer
 from qa.config import AnswerSettings, LimitsSettings
 from qa.errors import InputError
 from qa.ingest.split import split_document
+from qa.store import document_key
 from qa.types import Document, Hit
 from tests.fake_runtime import FixedRetriever
 
@@ -75,3 +76,32 @@ def test_callbacks_see_every_named_step(chain: AnswerChain) -> None:
     seen = Steps()
     chain.chain.invoke({"question": "What did Wang Yi say about military blocs?", "history": []}, config={"callbacks": [seen]})
     assert [n for n in seen.names if n in {"validate", "condense", "retrieve", "answer"}] == ["validate", "condense", "retrieve", "answer"]
+
+
+TROPHY = split_document(Document("cup.txt", "# World Cup 1934\n\nMussolini had a trophy made for the event, the Coppa Del Duce. It was six times the size of the Jules Rimet."))[0]
+OTHER = split_document(Document("bonn.txt", "# Bonn\n\nBonn is a city on the Rhine. It was called the federal city."))[0]
+
+
+class ThreadRankedOut(FixedRetriever):
+    """Ranks the thread's document below the others for any words; finds it when asked for it by document id."""
+
+    def get(self, passage_id: str) -> Any:
+        return TROPHY if passage_id == TROPHY.passage_id else None
+
+    def retrieve(self, question: str, top_k: int | None = None, qvec: Any = None, *, documents: Any = None) -> list[Hit]:
+        self.queries.append(question)
+        if documents and document_key("cup.txt") in documents:
+            return [Hit(TROPHY, 1.0, sentence_sims=(0.4, 0.4))]
+        return super().retrieve(question, top_k, qvec, documents=documents)
+
+
+def test_a_vague_follow_up_is_answered_from_the_threads_document_even_when_searching_ranks_it_out() -> None:
+    retriever = ThreadRankedOut([Hit(OTHER, 1.0, sentence_sims=(0.5, 0.5))])
+    chain = AnswerChain(retriever, ExtractiveAnswerer(AnswerSettings()), LimitsSettings())  # type: ignore[arg-type]
+    cited = [{"passage_id": TROPHY.passage_id}]
+    history = [
+        {"role": "user", "content": "What did Mussolini have made?"},
+        {"role": "assistant", "content": "Mussolini had a trophy made for the event [1]", "citations": cited},
+    ]
+    answer = chain.ask("What was it called?", history)
+    assert {c.source for c in answer.citations} == {"cup.txt"}

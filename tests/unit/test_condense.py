@@ -167,6 +167,14 @@ TRICKY = [
         conv(("What did Dalí paint?", "Clocks.")), "Did Dali love his parents?", "Salvador Dalí: Early life",
         "Did Dali love his parents?", id="named-already-accents-aside",
     ),
+    pytest.param(
+        conv(("What was the Weimar Republic?", "a designation for the German state")), "During what year?", "Weimar Republic",
+        "During what year (Weimar Republic)?", id="a-function-word-is-no-name-nor-a-words-of-its-own",
+    ),
+    pytest.param(
+        conv(("What did the police protect?", "life")), "Anything else?", "Police",
+        "Anything else (Police)?", id="anything-else-is-about-the-topic",
+    ),
 ]
 
 
@@ -188,7 +196,8 @@ def test_small_talk_is_recognised(message: str, small_talk: bool) -> None:
 
 @pytest.mark.parametrize(
     "question, unsure",
-    [("Where, then?", True), ("What happened there?", True), ("And when?", True), ("When was Bonn founded?", False)],
+    [("Where, then?", True), ("What happened there?", True), ("And when?", True), ("Since when?", True), ("During what year?", True),
+     ("When was Bonn founded?", False)],
 )
 def test_unresolved_references_are_marked_unsure(question: str, unsure: bool) -> None:
     assert rewrite(question, conv(("What did the Romans build?", "baths"))).unsure is unsure

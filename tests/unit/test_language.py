@@ -6,6 +6,7 @@ from qa.language import (
     expected_answer,
     gives_title,
     holds_new_answer,
+    is_elliptical,
     names,
     predicate_stem,
     predicate_words,
@@ -131,3 +132,26 @@ def test_predicate_words_leave_out_names_pronouns_and_appended_context() -> None
     assert predicate_words("Where did Tom Petty die?") == ["die"]
     assert predicate_words("When did he enact this? Rajapaksa election") == ["enact"]
     assert predicate_words("How many main tasks are they asked to do?") == ["main", "tasks", "asked"]
+
+
+@pytest.mark.parametrize("question", ["Anything else?", "During what year?", "Since when?", "Besides that, who came?"])
+def test_function_words_opening_a_question_are_no_names(question: str) -> None:
+    assert names(question) == []
+
+
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("How big was it?", True),
+        ("Since when?", True),
+        ("What was it called?", True),
+        ("During what year?", True),
+        ("How many?", True),
+        ("Was it loved?", False),  # yes/no: it checks a claim
+        ("Did they play with anyone else?", False),
+        ("What land zone is Bonn in?", False),  # words of its own
+        ("Who founded the abbey?", False),
+    ],
+)
+def test_is_elliptical(question: str, expected: bool) -> None:
+    assert is_elliptical(question) is expected

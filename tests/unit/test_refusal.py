@@ -39,6 +39,8 @@ def test_holds_asked_word(sentence: str, asked: str, expected: bool) -> None:
         pytest.param(0.35, "Did Ricky Martin win any awards?", False, id="the-asker-named-him-answered"),
         pytest.param(0.35, "Anything else?", False, id="a-continuation-needs-no-words"),
         pytest.param(0.6, "Did he win any awards?", False, id="no-asked-word-strong-support-answered"),
+        pytest.param(0.35, "How big was it?", False, id="an-ellipsis-asks-about-the-threads-place"),
+        pytest.param(0.35, "Was it big?", True, id="a-yes-no-question-is-no-ellipsis"),
     ],
 )
 def test_a_follow_up_without_its_own_words_in_the_answer_needs_more_support(similarity: float, asked: str, refused: bool) -> None:
