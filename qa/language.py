@@ -223,10 +223,11 @@ FUNCTION_WORDS = frozenset({
     "towards", "under", "until", "till", "upon", "within", "without", "anything", "anyone", "anybody", "anywhere",
     "something", "someone", "somebody", "somewhere", "everything", "everyone", "everybody", "else", "just", "only",
     "even", "still", "again", "now", "because", "while", "although", "though", "whether", "another", "such", "very",
-    "really", "exactly", "much", "more", "less",
+    "really", "exactly", "much", "more", "less", "many", "few", "some", "any", "other", "others", "all", "both", "each",
+    "most",
 })
 # Not names even when capitalised (sentence-initial function words, days, months).
-NOT_NAME_WORDS = FUNCTION_WORDS | frozenset({
+NOT_NAME_WORDS = FUNCTION_WORDS | frozenset(QUESTION_WORDS) | SPEECH_VERBS | frozenset({
     "a", "an", "the", "this", "that", "these", "those", "what", "who", "whom", "whose", "which", "when", "where",
     "why", "how", "is", "are", "was", "were", "do", "does", "did", "can", "could", "should", "would", "will", "and",
     "but", "or", "in", "on", "at", "of", "for", "to", "by", "with", "from", "as", "if", "it", "he", "she", "they",

@@ -134,7 +134,7 @@ def test_predicate_words_leave_out_names_pronouns_and_appended_context() -> None
     assert predicate_words("How many main tasks are they asked to do?") == ["main", "tasks", "asked"]
 
 
-@pytest.mark.parametrize("question", ["Anything else?", "During what year?", "Since when?", "Besides that, who came?"])
+@pytest.mark.parametrize("question", ["Anything else?", "During what year?", "Since when?", "Besides that, who came?", "Says who?"])
 def test_function_words_opening_a_question_are_no_names(question: str) -> None:
     assert names(question) == []
 
@@ -147,6 +147,7 @@ def test_function_words_opening_a_question_are_no_names(question: str) -> None:
         ("What was it called?", True),
         ("During what year?", True),
         ("How many?", True),
+        ("How many years?", True),
         ("Was it loved?", False),  # yes/no: it checks a claim
         ("Did they play with anyone else?", False),
         ("What land zone is Bonn in?", False),  # words of its own
