@@ -104,7 +104,7 @@ def main() -> int:
     from qa.embed import SentenceTransformerEmbedder, default_model_path
     from qa.ingest.pipeline import ingest
     from qa.retrieve import HybridRetriever
-    from qa.runtime import open_client, open_embedder, open_store
+    from qa.runtime import open_client, open_embedder, open_store, resolve_quantize
     from qa.store_probe import open_commit_counter
 
     TodayRetriever = _load_baseline_retriever(args.baseline_ref)
@@ -177,16 +177,20 @@ def main() -> int:
         if args.squad_store is None:
             _squad_docs(work / "squad-dev", None, "dev")
         corpora = [("seed article", base.paths.seeds, seed_q, args.repeat), ("SQuAD dev paragraphs", work / "squad-dev", squad_q, 1)]
-        now_variant = "onnx" if base.embed.quantize == "none" else "onnx-int8"
+        # What a new store gets from the configuration (embed.quantize auto: int8).
+        now_variant = "onnx" if resolve_quantize(base, fresh=True) == "none" else "onnx-int8"
         for corpus_name, folder, qs, repeat in corpora if "answers" in parts else []:
             chains = {}
             for name, cls in (("today", TodayRetriever), ("now", HybridRetriever)):
                 variant, emb = variants["torch" if name == "today" else now_variant], embedders["torch" if name == "today" else now_variant]
                 s = variant.model_copy(update={"store": variant.store.model_copy(update={"collection": "c-" + corpus_name[:4].strip()})})
                 if corpus_name.startswith("SQuAD") and args.squad_store is not None:
-                    # fp32 vectors are the same from torch and ONNX, so both read one store.
+                    # fp32 vectors are the same from torch and ONNX, so they read one store; `qa eval` names the
+                    # int8 one by its quantisation (qa.evaluate.command.eval_collection).
+                    quantize = getattr(emb, "quantize", "none")
+                    collection = args.squad_collection if quantize == "none" else f"{args.squad_collection}-{quantize}"
                     s = s.model_copy(update={"paths": s.paths.model_copy(update={"data_dir": args.squad_store}),
-                                             "store": s.store.model_copy(update={"collection": args.squad_collection})})
+                                             "store": s.store.model_copy(update={"collection": collection})})
                     client = open_client(s)
                     store = open_store(s, emb, client)
                 else:
