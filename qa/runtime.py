@@ -31,6 +31,11 @@ def resolve_quantize(settings: Settings, client: Any | None = None, *, fresh: bo
     if e.quantize != "auto":
         return e.quantize
     recorded = None if fresh else recorded_quantize(client if client is not None else open_client(settings), settings.store.collection)
+    if recorded == "none" and e.backend == "onnx":
+        log.info(
+            "embed.quantize auto: the store '%s' holds fp32 vectors and keeps them; `qa ingest --rebuild` re-embeds it as int8",
+            settings.store.collection,
+        )
     if recorded is not None:
         return recorded
     return "int8" if e.backend == "onnx" else "none"
