@@ -58,8 +58,6 @@ _HER_OBJECT = re.compile(
 )
 # "this article", "that film": the question points at something of its own, not at the topic.
 _ABOUT_ITSELF = re.compile(r"\b(article|document|passage|text|story)\b|\b(this|that|these|those)\s+\w+", re.IGNORECASE)
-# "What is the most important fact in the article?": in a conversation, the article is the one being discussed.
-_THE_DOCUMENT = re.compile(r"\b(the|this|that)\s+(article|document|passage|text|story)\b", re.IGNORECASE)
 _ASKS_WHOSE_NAME = re.compile(r"\bwhat(?:['’]s|\s+is|\s+was)\s+(?:his|her)\s+(?:full\s+|first\s+|real\s+)?name\b", re.IGNORECASE)
 _WHO_Q = re.compile(r"^\s*(who|whom|whose)\b", re.IGNORECASE)
 _THING_Q = re.compile(r"^\s*(what|which)\b", re.IGNORECASE)
@@ -249,7 +247,7 @@ def resolve(question: str, c: Context) -> tuple[Rewrite, str]:
         # "When did the band form?" names nothing of its own: the band is the topic's. A question that names
         # something ("another city of the USSR") stands alone.
         return _with_topic(question, c) or Rewrite(question), ""
-    return Rewrite(question, unsure=unsure, refers=unsure or bool(_THE_DOCUMENT.search(question))), ""
+    return Rewrite(question, unsure=unsure, refers=unsure), ""
 
 
 def _with_topic(question: str, c: Context) -> Rewrite | None:

@@ -239,11 +239,3 @@ def test_a_model_rewrite_is_faithful_only_with_the_questions_words_and_the_conve
     history = [Turn("user", "What city hit 88,859 population in 2011?"), Turn("assistant", "Bath")]
     assert faithful(question, rewritten, history) is ok
 
-
-@pytest.mark.parametrize(
-    "question, refers",
-    [("What is the most important fact in the article?", True), ("What did the story say about Bath?", True),
-     ("When was Bonn founded?", False)],
-)
-def test_the_article_in_a_conversation_is_the_one_discussed(question: str, refers: bool) -> None:
-    assert rewrite(question, conv(("What did the Romans build?", "baths"))).refers is refers
