@@ -52,6 +52,10 @@ _LEANS_ON_THREAD = re.compile(
     r"|\b(else|other|another)\b",
     re.IGNORECASE,
 )
+# "In what land zone?", "From which previous entities?": a preposition before the question word carries on the last question.
+_FRAGMENT = re.compile(
+    r"^\s*(in|from|for|to|by|with|at|on|since|until|during|after|before)\s+(what|which|whom|how|when|where)\b", re.IGNORECASE
+)
 _ELLIPTIC_START = re.compile(r"^\s*(and|what about|how about|and what about|what of|what else|anything else)\b", re.IGNORECASE)
 _HER_OBJECT = re.compile(
     r"\s+(to|about|for|from|with|in|on|at|that|and|or|as|by|when|after|before|if|because)\b|\s*[?.!,]|\s*$", re.IGNORECASE
@@ -240,7 +244,10 @@ def resolve(question: str, c: Context) -> tuple[Rewrite, str]:
         # An unresolved "it" is still about the thread's topic; an unresolved "she" may be anyone the answer named.
         beside = _with_topic(question, c) if word not in PERSON_PRONOUNS else None
         return beside or Rewrite(question, unsure=True, refers=True), ""
-    unsure = bool(_DEMONSTRATIVE.search(question) or _ELLIPTIC_START.match(question) or len(own_words(question)) < SHORT_QUESTION)
+    unsure = bool(
+        _DEMONSTRATIVE.search(question) or _ELLIPTIC_START.match(question) or len(own_words(question)) < SHORT_QUESTION
+        or (_FRAGMENT.match(question) and not names(question))
+    )
     if unsure and not _ABOUT_ITSELF.search(question):
         return _with_topic(question, c) or Rewrite(question, unsure=True, refers=True), ""
     if _LEANS_ON_THREAD.search(question) and not _ABOUT_ITSELF.search(question):
