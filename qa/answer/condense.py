@@ -48,7 +48,8 @@ _WORD = re.compile(r"\w+")
 # "the band", "the album", "anyone else": a definite thing or a contrast that only the thread can say what it is.
 _LEANS_ON_THREAD = re.compile(
     r"\bthe\s+(band|group|album|song|single|record|film|movie|show|series|episode|book|novel|team|club|company|tour|game|"
-    r"fight|match|war|battle|season|family|project|treatment|play|musical|event|award|contract|deal|case|trial)s?\b"
+    r"fight|match|war|battle|season|family|project|treatment|play|musical|event|award|contract|deal|case|trial|"
+    r"area|region|city|town|village|country|state|province|county|place|incident|accident|attack|election|campaign)s?\b"
     r"|\b(else|other|another)\b",
     re.IGNORECASE,
 )

@@ -175,6 +175,10 @@ TRICKY = [
         conv(("What did the police protect?", "life")), "Anything else?", "Police",
         "Anything else (Police)?", id="anything-else-is-about-the-topic",
     ),
+    pytest.param(
+        conv(("What is its capital?", "Lublin")), "How many people live in the area?", "Lublin Voivodeship",
+        "How many people live in the area (Lublin Voivodeship)?", id="the-area-is-the-topics",
+    ),
 ]
 
 
