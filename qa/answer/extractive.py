@@ -110,6 +110,14 @@ def new_answer_found(question: str, sentence: str, topic: str = "") -> bool:
     return kind is None or holds_new_answer(kind, sentence, set(terms(question)) | set(terms(topic)))
 
 
+def gives_what_is_asked(question: str, sentence: str) -> bool:
+    """Return True when the question asks for a time, number, duration or place and the sentence holds a new one.
+
+    "What year did it come out?" is answered by "…released in 1981", which holds none of its words.
+    """
+    return _new_answer_kind(question) is not None and new_answer_found(question, sentence)
+
+
 def _new_answer_kind(question: str) -> str | None:
     kind = expected_answer(question)
     # Measured on the dev data, a person or a reason is no sharper than ``answer_type`` already is: answers to

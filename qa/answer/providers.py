@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa.answer.base import Answerer, Draft, Flow
-from qa.answer.extractive import extract
+from qa.answer.extractive import extract, gives_what_is_asked
 from qa.answer.unknown_names import Vocabulary, not_mentioned, unknown_name
 from qa.config import AnswerSettings
 from qa.errors import ConfigError
@@ -81,7 +81,8 @@ class ExtractiveAnswerer:
         asked = flow.asked if flow is not None and flow.asked else question
         # "Anything else?" asks for the next thing, and "How big was it?" about the place the thread is at, not for their own words.
         continues = flow is not None and (flow.continues or (in_thread and is_elliptical(asked)))
-        if citations and not continues and not holds_asked_word(max(citations, key=lambda c: c.support).quote, asked):
+        best_quote = max(citations, key=lambda c: c.support).quote if citations else ""
+        if citations and not continues and not holds_asked_word(best_quote, asked) and not gives_what_is_asked(asked, best_quote):
             if max(c.support for c in citations) < s.refuse_below * UNWORDED_REFUSE_SHARE:
                 return Draft(text="", citations=())
         if citations and self.vocabulary is not None and s.refuse_unknown_names:

@@ -47,3 +47,17 @@ def test_a_follow_up_without_its_own_words_in_the_answer_needs_more_support(simi
     flow = Flow(last=(RICKY.passage_id, 0), asked=asked, continues=asked == "Anything else?")
     draft = ExtractiveAnswerer(AnswerSettings()).answer_in_dialog(SEARCHED, [hit(similarity)], flow)
     assert draft.refused is refused
+
+
+@pytest.mark.parametrize(
+    "asked, refused",
+    [
+        pytest.param("What year did it come out?", False, id="a-new-year-answers-what-year"),
+        pytest.param("How many copies of the record were sold?", False, id="a-new-number-answers-how-many"),
+        pytest.param("Who produced the video clip?", True, id="a-person-is-no-checkable-type"),
+    ],
+)
+def test_a_sentence_giving_the_kind_of_answer_asked_for_needs_no_asked_word(asked: str, refused: bool) -> None:
+    flow = Flow(last=(RICKY.passage_id, 0), asked=asked)
+    draft = ExtractiveAnswerer(AnswerSettings()).answer_in_dialog(f"{asked} (Ricky Martin)", [hit(0.35)], flow)
+    assert draft.refused is refused
