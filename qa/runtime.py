@@ -24,7 +24,7 @@ def resolve_quantize(settings: Settings, client: Any | None = None, *, fresh: bo
 
     ``fresh``: the store is about to be rebuilt, so ``auto`` chooses as for a new one.
 
-    int8 halves the question's embedding time at the same SQuAD recall (README "Speed and scale");
+    int8 embeds a question in about 0.7 of fp32's time at the same SQuAD recall (README "Speed and scale");
     a store built before keeps the vectors it was built with, so upgrading never refuses it.
     """
     e = settings.embed
