@@ -85,3 +85,14 @@ def test_torch_over_an_int8_store_names_the_store(settings: Settings, ephemeral_
     _stored(_with(settings, backend="onnx", quantize="int8"), ephemeral_client)
     with pytest.raises(ConfigError, match=f"store '{settings.store.collection}'.*int8.*embed.backend: onnx"):
         open_embedder(_with(settings, backend="torch", quantize="auto"), ephemeral_client)
+
+
+def test_an_fp32_store_opens_unchanged_under_auto(settings: Settings, ephemeral_client: Any) -> None:
+    """Upgrading to the auto default never refuses a store built before: it is read with the vectors it holds."""
+    _stored(_with(settings, backend="onnx", quantize="none"), ephemeral_client)
+    auto = _with(settings, backend="onnx", quantize="auto")
+
+    class Fp32(HashEmbedder):
+        quantize = resolve_quantize(auto, ephemeral_client)
+
+    assert open_store(auto, Fp32(), ephemeral_client).count() == 1
