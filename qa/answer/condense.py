@@ -69,7 +69,10 @@ _THING_Q = re.compile(r"^\s*(what|which)\b", re.IGNORECASE)
 _DEFINES = re.compile(r"^\s*what\s+(?:is|was)\s+(?:the\s+)?([^?]+?)\s*\??\s*$", re.IGNORECASE)
 # "it" that refers to nothing: "how long did it take", "it is said", "is it true".
 _DUMMY_IT = re.compile(
-    r"\bit\s+(take|took|takes|seem|seems|seemed|rain|matter|mean|means)\b|\b(it\s+is|is\s+it)\s+(said|true|possible|likely)\b",
+    r"\bit\s+(take|took|takes|seem|seems|seemed|rain|matter|mean|means)\b|\b(it\s+is|is\s+it)\s+(said|true|possible|likely)\b"
+    # The weather and the time of day: "Who says it's getting cold?", "Was it dark yet?"
+    r"|\bit(?:['’]s|\s+is|\s+was|\s+will\s+be)\s+(?:getting\s+|growing\s+)?"
+    r"(cold|colder|hot|warm|dark|late|early|windy|sunny|snowing|raining|freezing)\b",
     re.IGNORECASE,
 )
 _POSSESSIVE_END = re.compile(r"(?:[’']s?)$")

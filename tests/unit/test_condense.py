@@ -176,6 +176,10 @@ TRICKY = [
         "Anything else (Police)?", id="anything-else-is-about-the-topic",
     ),
     pytest.param(
+        conv(("Who hates Owen?", "Clara")), "Who says it's getting cold?", "Castle Richmond",
+        "Who says it's getting cold?", id="weather-it-refers-to-nothing",
+    ),
+    pytest.param(
         conv(("What is its capital?", "Lublin")), "How many people live in the area?", "Lublin Voivodeship",
         "How many people live in the area (Lublin Voivodeship)?", id="the-area-is-the-topics",
     ),
