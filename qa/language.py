@@ -218,7 +218,7 @@ POSSESSIVE_PRONOUNS = frozenset({"his", "its", "their", "hers", "theirs"})
 # Function words that open a question but say nothing of its topic: "During what year?", "Anything else?",
 # "Since when?". Never a name when capitalised, and no content of the question's own.
 FUNCTION_WORDS = frozenset({
-    "about", "above", "across", "against", "among", "around", "behind", "below", "beside", "besides", "between",
+    "about", "above", "across", "after", "against", "among", "around", "before", "behind", "below", "beside", "besides", "between",
     "beyond", "despite", "during", "into", "like", "near", "over", "since", "through", "throughout", "toward",
     "towards", "under", "until", "till", "upon", "within", "without", "anything", "anyone", "anybody", "anywhere",
     "something", "someone", "somebody", "somewhere", "everything", "everyone", "everybody", "else", "just", "only",

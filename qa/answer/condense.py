@@ -43,6 +43,15 @@ _PERSON = re.compile(r"\b(" + "|".join(sorted(PERSON_PRONOUNS)) + r")\b", re.IGN
 _MALE = re.compile(r"\b(he|him|his|himself)\b", re.IGNORECASE)
 _FEMALE = re.compile(r"\b(she|her|hers|herself)\b", re.IGNORECASE)
 _DEMONSTRATIVE = re.compile(r"\b(" + "|".join(sorted(DEMONSTRATIVES)) + r")\b", re.IGNORECASE)
+# "the location that is the focus", "did he know that it was over": after a content word and before more words,
+# "that" joins a clause; it points back only alone ("after that", "is that true?", "why was that?").
+_JOINING_THAT = re.compile(r"\b([A-Za-z]+)\s+that\s+\w", re.IGNORECASE)
+
+
+def _points_back(question: str) -> bool:
+    """Return True when the question holds a demonstrative ("this", "there", "that" alone), not a joining "that"."""
+    joining = {m.start(0) + len(m.group(1)) + 1 for m in _JOINING_THAT.finditer(question) if own_words(m.group(1))}
+    return any(m.group(0).lower() != "that" or m.start() not in joining for m in _DEMONSTRATIVE.finditer(question))
 _CITATION_MARK = re.compile(r"\s*\[\d+\]")
 _WORD = re.compile(r"\w+")
 # "the band", "the album", "anyone else": a definite thing or a contrast that only the thread can say what it is.
@@ -249,7 +258,7 @@ def resolve(question: str, c: Context) -> tuple[Rewrite, str]:
         beside = _with_topic(question, c) if word not in PERSON_PRONOUNS else None
         return beside or Rewrite(question, unsure=True, refers=True), ""
     unsure = bool(
-        _DEMONSTRATIVE.search(question) or _ELLIPTIC_START.match(question) or len(own_words(question)) < SHORT_QUESTION
+        _points_back(question) or _ELLIPTIC_START.match(question) or len(own_words(question)) < SHORT_QUESTION
         or (_FRAGMENT.match(question) and not names(question))
     )
     if unsure and not _ABOUT_ITSELF.search(question):

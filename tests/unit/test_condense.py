@@ -206,6 +206,7 @@ def test_small_talk_is_recognised(message: str, small_talk: bool) -> None:
     "question, unsure",
     [("Where, then?", True), ("What happened there?", True), ("And when?", True), ("Since when?", True), ("During what year?", True),
      ("In what land zone?", True), ("From which previous entities?", True), ("In what year did the Berlin Wall fall?", False),
+     ("What is the location that is the focus of the article?", False), ("What happened after that?", True),
      ("When was Bonn founded?", False)],
 )
 def test_unresolved_references_are_marked_unsure(question: str, unsure: bool) -> None:
