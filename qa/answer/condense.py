@@ -46,12 +46,6 @@ _DEMONSTRATIVE = re.compile(r"\b(" + "|".join(sorted(DEMONSTRATIVES)) + r")\b", 
 # "the location that is the focus", "did he know that it was over": after a content word and before more words,
 # "that" joins a clause; it points back only alone ("after that", "is that true?", "why was that?").
 _JOINING_THAT = re.compile(r"\b([A-Za-z]+)\s+that\s+\w", re.IGNORECASE)
-
-
-def _points_back(question: str) -> bool:
-    """Return True when the question holds a demonstrative ("this", "there", "that" alone), not a joining "that"."""
-    joining = {m.start(0) + len(m.group(1)) + 1 for m in _JOINING_THAT.finditer(question) if own_words(m.group(1))}
-    return any(m.group(0).lower() != "that" or m.start() not in joining for m in _DEMONSTRATIVE.finditer(question))
 _CITATION_MARK = re.compile(r"\s*\[\d+\]")
 _WORD = re.compile(r"\w+")
 # "the band", "the album", "anyone else": a definite thing or a contrast that only the thread can say what it is.
@@ -88,6 +82,12 @@ _POSSESSIVE_END = re.compile(r"(?:[’']s?)$")
 SHORT_ANSWER_WORDS = 6
 SHORT_QUESTION = 2  # content words under which a follow-up cannot stand alone ("Any sisters?", "Where, then?")
 _JOINERS = {"of", "the", "and", "de", "for"}
+
+
+def _points_back(question: str) -> bool:
+    """Return True when the question holds a demonstrative ("this", "there", "that" alone), not a joining "that"."""
+    joining = {m.start(0) + len(m.group(1)) + 1 for m in _JOINING_THAT.finditer(question) if own_words(m.group(1))}
+    return any(m.group(0).lower() != "that" or m.start() not in joining for m in _DEMONSTRATIVE.finditer(question))
 
 
 @dataclass(frozen=True)
