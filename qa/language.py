@@ -35,9 +35,18 @@ SPEECH_VERBS = frozenset({
 _SPEECH = re.compile(r"\b(" + "|".join(sorted(SPEECH_VERBS)) + r")\b", re.IGNORECASE)
 
 
-def speech_terms(text: str) -> set[str]:
-    """Return the terms of every speech verb when the text reports speech (so "talk" matches "told"), else nothing."""
-    return set(tokenize([" ".join(sorted(SPEECH_VERBS))])[0]) if _SPEECH.search(text) else set()
+@lru_cache(maxsize=16384)
+def speech_terms(text: str) -> frozenset[str]:
+    """Return the terms of every speech verb when the text reports speech (so "talk" matches "told"), else nothing.
+
+    Remembered by text: a passage's sentences come back question after question.
+    """
+    return _speech_verb_terms() if _SPEECH.search(text) else frozenset()
+
+
+@lru_cache(maxsize=1)
+def _speech_verb_terms() -> frozenset[str]:
+    return frozenset(tokenize([" ".join(sorted(SPEECH_VERBS))])[0])
 _NUMBER = re.compile(r"\d")
 _STEM_CHARS = 6
 
