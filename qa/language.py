@@ -47,6 +47,8 @@ def speech_terms(text: str) -> frozenset[str]:
 @lru_cache(maxsize=1)
 def _speech_verb_terms() -> frozenset[str]:
     return frozenset(tokenize([" ".join(sorted(SPEECH_VERBS))])[0])
+
+
 _NUMBER = re.compile(r"\d")
 _STEM_CHARS = 6
 
@@ -527,12 +529,12 @@ def predicate_stem(word: str) -> str:
 
 
 _WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ’'-]+")
-# Words that say what kind of answer is wanted or point back, not what happened.
+# Words that say what kind of answer is wanted or point back, not what happened (beside NOT_NAME_WORDS, which
+# ``predicate_words`` leaves out too: function words such as "many", "else", "after").
 _NOT_PREDICATE = frozenset({
-    *PERSON_PRONOUNS, *THING_PRONOUNS, *DEMONSTRATIVES, "year", "years", "date", "day", "month", "time", "many", "much",
-    "long", "old", "else", "other", "exactly", "happen", "happened", "happens", "mean", "means", "called", "name",
-    "kind", "type", "way", "thing", "things", "some", "any", "something", "anything", "get", "got", "make", "made",
-    "go", "take", "took", "one", "first", "last", "next", "after", "before", "about", "then", "there",
+    *PERSON_PRONOUNS, *THING_PRONOUNS, *DEMONSTRATIVES, "year", "years", "date", "day", "month", "time", "long", "old",
+    "happen", "happened", "happens", "mean", "means", "called", "kind", "type", "way", "thing", "things", "get", "got",
+    "make", "made", "go", "take", "took", "first", "last", "next",
 })
 
 

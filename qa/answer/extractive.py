@@ -115,7 +115,8 @@ def gives_what_is_asked(question: str, sentence: str) -> bool:
 
     "What year did it come out?" is answered by "…released in 1981", which holds none of its words.
     """
-    return _new_answer_kind(question) is not None and new_answer_found(question, sentence)
+    kind = _new_answer_kind(question)
+    return kind is not None and holds_new_answer(kind, sentence, set(terms(question)))
 
 
 def _new_answer_kind(question: str) -> str | None:

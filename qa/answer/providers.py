@@ -81,12 +81,13 @@ class ExtractiveAnswerer:
         asked = flow.asked if flow is not None and flow.asked else question
         # "Anything else?" asks for the next thing, and "How big was it?" about the place the thread is at, not for their own words.
         continues = flow is not None and (flow.continues or (in_thread and is_elliptical(asked)))
-        best_quote = max(citations, key=lambda c: c.support).quote if citations else ""
-        if citations and not continues and not holds_asked_word(best_quote, asked) and not gives_what_is_asked(asked, best_quote):
-            if max(c.support for c in citations) < s.refuse_below * UNWORDED_REFUSE_SHARE:
+        if not citations:
+            return Draft(text=text, citations=citations)
+        best = max(citations, key=lambda c: c.support)
+        if not continues and not holds_asked_word(best.quote, asked) and not gives_what_is_asked(asked, best.quote):
+            if best.support < s.refuse_below * UNWORDED_REFUSE_SHARE:
                 return Draft(text="", citations=())
-        if citations and self.vocabulary is not None and s.refuse_unknown_names:
-            best = max(citations, key=lambda c: c.support)
+        if self.vocabulary is not None and s.refuse_unknown_names:
             # The cheap test first: the corpus is asked only about questions whose answer is weak.
             if best.support < s.refuse_below * UNKNOWN_NAME_SHARE and (name := unknown_name(asked, self.vocabulary)):
                 log.info("refused: the documents never write %r together (best support %.2f)", name, best.support)
