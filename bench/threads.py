@@ -1,9 +1,11 @@
 """onnxruntime intra-op threads for the encoder: 1 vs 2, with and without spinning, idle, beside a CPU hog and concurrent.
 
-Usage: .venv/bin/python bench/threads.py [--questions 150] [--clients 4] [--paragraphs 200]
+Usage: .venv/bin/python bench/threads.py [--questions 150] [--clients 4] [--paragraphs 200] [--quantize int8|none]
 
-Each configuration is one InferenceSession of the configured export. Scenarios, every one
-interleaved configuration by configuration so load from other jobs hits all alike:
+Each configuration is one OnnxEmbedder of the int8 export (--quantize none: fp32): 1 or 2 threads,
+spinning on (within a run only), off, or adaptive (a spinning and a plain session, each question to
+the one faster lately). Scenarios, each in blocks per configuration alternating over rounds, with a
+pause between blocks, so load from other jobs hits all alike:
   - one question at a time (wall and CPU per question);
   - the same beside a CPU hog (a busy-looping process per --hogs, default one: the other core);
   - --clients threads asking at once through one session (per-question wall, questions/s);
@@ -34,11 +36,13 @@ from qa.evaluate.run import percentile  # noqa: E402
 
 apply_offline_environment()
 EVAL = ROOT.parent / "shared" / "eval"
-CONFIGS = [(1, True), (1, False), (2, True), (2, False)]  # (intra-op threads, allow spinning)
+CONFIGS: list[tuple[int, Any]] = [(1, True), (1, False), (2, True), (2, False), (2, "adaptive")]  # (intra-op threads, spinning)
+ROUNDS = 3  # blocks per configuration in the one-at-a-time scenarios
+PAUSE_S = 0.5  # between blocks: long enough for a spinning session's workers to go to sleep
 
 
-def _name(threads: int, spin: bool) -> str:
-    return f"{threads} thread{'s' if threads > 1 else ''}, spinning {'on' if spin else 'off'}"
+def _name(threads: int, spin: Any) -> str:
+    return f"{threads} thread{'s' if threads > 1 else ''}, spinning {spin if isinstance(spin, str) else 'on' if spin else 'off'}"
 
 
 def _hog(stop: Any) -> None:
@@ -59,6 +63,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--hogs", type=int, default=1)
     parser.add_argument("--paragraphs", type=int, default=200)
+    parser.add_argument("--quantize", choices=("int8", "none"), default="int8", help="the export measured (a new store's: int8)")
     args = parser.parse_args()
 
     from qa.embed.onnx import OnnxEmbedder
@@ -68,13 +73,13 @@ def main() -> int:
     settings = load_settings(ROOT / "config.yaml", environ={})
     cache = settings.embed.cache_dir or settings.paths.data_dir / "encoders"
     embedders = {
-        c: OnnxEmbedder(settings.embed.model_name, settings.embed.model_path, cache, quantize=settings.embed.quantize,
+        c: OnnxEmbedder(settings.embed.model_name, settings.embed.model_path, cache, quantize=args.quantize,
                         threads=c[0], batch_threads=c[0], spinning=c[1], batch_size=settings.embed.batch_size)
         for c in CONFIGS
     }
     rows = [json.loads(x) for x in (EVAL / "squad11_dev.questions.jsonl").read_text().splitlines() if x.strip()]
     questions = [r["question"] for r in random.Random(1).sample(rows, args.questions)]
-    result: dict[str, Any] = {"load_average_start": round(os.getloadavg()[0], 2), "cpus": os.cpu_count()}
+    result: dict[str, Any] = {"load_average_start": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(), "quantize": args.quantize}
     for q in questions[:10]:
         for e in embedders.values():
             e.embed([q])
@@ -82,12 +87,17 @@ def main() -> int:
     def sequential(label: str) -> None:
         wall: dict[Any, list[float]] = defaultdict(list)
         cpu: dict[Any, list[float]] = defaultdict(list)
-        for q in questions:
-            for c, e in embedders.items():
-                t, p = time.perf_counter(), time.process_time()
-                e.embed([q])
-                wall[c].append((time.perf_counter() - t) * 1000)
-                cpu[c].append((time.process_time() - p) * 1000)
+        # Blocks of questions per configuration, alternating over rounds, with a pause between blocks:
+        # question by question, a spinning session's idle workers would still spin through the next
+        # configuration's question and be counted as its time (process CPU is the whole process).
+        for r in range(ROUNDS):
+            for c in CONFIGS if r % 2 == 0 else list(reversed(CONFIGS)):
+                time.sleep(PAUSE_S)
+                for q in questions[r::ROUNDS]:
+                    t, p = time.perf_counter(), time.process_time()
+                    embedders[c].embed([q])
+                    wall[c].append((time.perf_counter() - t) * 1000)
+                    cpu[c].append((time.process_time() - p) * 1000)
         result[label] = {_name(*c): {"wall_ms": _stats(wall[c]), "cpu_ms": _stats(cpu[c])} for c in CONFIGS}
         print(label, json.dumps(result[label]), flush=True)
 
@@ -117,6 +127,7 @@ def main() -> int:
                     with lock:
                         lat[c].append((time.perf_counter() - t) * 1000)
 
+            time.sleep(PAUSE_S)
             t0, p0 = time.perf_counter(), time.process_time()
             workers = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
             for w in workers:
@@ -142,6 +153,7 @@ def main() -> int:
     rates: dict[Any, list[tuple[float, float]]] = defaultdict(list)
     for order in (CONFIGS, list(reversed(CONFIGS))):
         for c in order:
+            time.sleep(PAUSE_S)
             t, p = time.perf_counter(), time.process_time()
             embedders[c].embed(sentences)
             rates[c].append((len(sentences) / (time.perf_counter() - t), len(sentences) / (time.process_time() - p)))

@@ -50,7 +50,11 @@ class EmbedSettings(_Section):
     cache_dir: Path | None = Field(None, description="Where the ONNX export is cached; default: <paths.data_dir>/encoders.")
     onnx_threads: int = Field(2, ge=1, le=64, description="onnxruntime intra-op threads for one question (onnx backend).")
     onnx_batch_threads: int = Field(2, ge=1, le=64, description="onnxruntime intra-op threads for batches: ingest (onnx backend).")
-    onnx_spinning: bool = Field(False, description="Let idle onnxruntime threads spin for work (burns CPU other requests need).")
+    onnx_spinning: bool | Literal["adaptive"] = Field(
+        "adaptive",
+        description="Let onnxruntime's workers spin within a run: true, false, or adaptive: per question, a spinning and a "
+        "plain session, whichever has been faster lately (spinning is faster idle, slower beside other busy work).",
+    )
 
 
 class RetrieveSettings(_Section):

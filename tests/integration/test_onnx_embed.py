@@ -108,3 +108,13 @@ def test_question_and_batch_sessions_give_the_same_vectors(cache: Path, torch_em
     single = np.stack([split.embed([t])[0] for t in TEXTS])  # the 2-thread question session
     assert _cosines(batch, single).min() >= 0.9999
     assert _cosines(batch, torch_embedder.embed(TEXTS)).min() >= 0.9999
+
+
+def test_adaptive_question_sessions_give_the_same_vectors(cache: Path, torch_embedder: SentenceTransformerEmbedder) -> None:
+    adaptive = OnnxEmbedder("all-MiniLM-L6-v2", None, cache, threads=2, spinning="adaptive")
+    first = np.stack([adaptive.embed([t])[0] for t in TEXTS])
+    second = np.stack([adaptive.embed([t])[0] for t in TEXTS])
+    medians = adaptive._sessions.medians_ms()
+    assert medians["plain"] is not None and medians["spinning"] is not None  # both sessions answered questions
+    assert _cosines(first, second).min() >= 0.9999
+    assert _cosines(first, torch_embedder.embed(TEXTS)).min() >= 0.9999
