@@ -7,7 +7,8 @@ import statistics
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -106,9 +107,10 @@ class OnnxEmbedder:
         encodings = self._tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            out[chunk] = self._run([encodings[i] for i in chunk], self._batch_session)
+        with self._sessions.beside():  # questions asked meanwhile share the cores with this batch
+            for start in range(0, len(order), self.batch_size):
+                chunk = order[start : start + self.batch_size]
+                out[chunk] = self._run([encodings[i] for i in chunk], self._batch_session)
         return out
 
 
@@ -173,6 +175,19 @@ class _QuestionSessions:
                     # at once, so that after a change of load the choice follows within a few questions.
                     self._explore_again = which != best and ms < statistics.median(self._times[best])
                     self._times[which].append(ms)
+
+    @contextmanager
+    def beside(self) -> Iterator[None]:
+        """Mark other work on the encoder (a batch): questions meanwhile, and for CALM_S after, use the plain session."""
+        with self._lock:
+            self._running += 1
+            self._started += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._overlap_at = self._clock()
 
     def medians_ms(self) -> dict[str, float | None]:
         """The median of each session's recent times (for logs and tests)."""

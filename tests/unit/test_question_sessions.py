@@ -95,3 +95,17 @@ def test_overlapping_questions_use_the_plain_session_and_keep_to_it_for_a_calm_p
     assert [ask() for _ in range(8)].count("spinning") >= 7
     # The overlapped questions' times were not counted.
     assert sessions.medians_ms() == pytest.approx({"plain": 4.0, "spinning": 2.7})
+
+
+def test_questions_beside_a_batch_use_the_plain_session() -> None:
+    clock = Clock()
+    sessions = _QuestionSessions("plain", "spinning", clock)
+    ask = _asker(sessions, clock, {"plain": 4.0, "spinning": 2.7})
+    for _ in range(10):
+        ask()
+    with sessions.beside():
+        assert [ask() for _ in range(5)] == ["plain"] * 5
+    assert ask() == "plain"  # within CALM_S of the batch's end
+    clock.now += _QuestionSessions.CALM_S
+    assert [ask() for _ in range(8)].count("spinning") >= 7
+    assert sessions.medians_ms() == pytest.approx({"plain": 4.0, "spinning": 2.7})
