@@ -19,7 +19,7 @@ from qa.answer.extractive import extract, gives_what_is_asked
 from qa.answer.unknown_names import Vocabulary, not_mentioned, unknown_name
 from qa.config import AnswerSettings
 from qa.errors import ConfigError
-from qa.language import is_elliptical, tokenize
+from qa.language import is_elliptical, names, tokenize
 from qa.types import Hit, Unsupported
 
 if TYPE_CHECKING:  # LangChain is imported only when a language model is configured
@@ -40,8 +40,9 @@ LLM_EXTRA = "pip install '.[llm]'"
 THREAD_REFUSE_SHARE = 0.2
 THREAD_LEAD_CREDIT = 0.75
 # A best sentence that holds none of the words of the question as asked (a pronoun resolved to the thread's topic
-# does not count) is no evidence by itself: it needs this share of answer.refuse_below, with no credit for leading.
-# Fitted on conv_dev, where unanswerable follow-ups are answered from the thread's passage with such sentences.
+# does not count; one resolved to someone else does: ``names_referent``) is no evidence by itself: it needs this
+# share of answer.refuse_below, with no credit for leading. Fitted on conv_dev, where unanswerable follow-ups are
+# answered from the thread's passage with such sentences.
 UNWORDED_REFUSE_SHARE = 1.4
 # A question naming something the corpus never writes (``unknown_name``: "New France", whose words the store holds
 # apart) is about a document that is not there, unless its best sentence has this share of answer.refuse_below.
@@ -53,6 +54,19 @@ def holds_asked_word(sentence: str, asked: str) -> bool:
     """Return True when the sentence holds a content word of the question, or the question has none ("What happened next?")."""
     words = set(tokenize([asked])[0])
     return not words or bool(words & set(tokenize([sentence])[0]))
+
+
+def names_referent(sentence: str, asked: str, searched: str, subject: str) -> bool:
+    """Return True when the sentence names someone the rewrite put in for a pronoun ("his" -> "Wumble").
+
+    Such a sentence is about what the question asks, as if the asker had written the name. The
+    document's own subject (``subject``: the passage's heading) does not count: nearly every
+    sentence of the document names it, so it tells the sentences apart no better than no word.
+    """
+    own = {name for _, name in names(asked)}
+    about = set(tokenize([subject])[0])
+    referents = {t for _, name in names(searched) if name not in own for t in tokenize([name])[0]}
+    return bool(referents) and not referents & about and bool(referents & set(tokenize([sentence])[0]))
 
 
 class ExtractiveAnswerer:
@@ -85,7 +99,8 @@ class ExtractiveAnswerer:
             return Draft(text=text, citations=citations)
         best = max(citations, key=lambda c: c.support)
         if not continues and not holds_asked_word(best.quote, asked) and not gives_what_is_asked(asked, best.quote):
-            if best.support < s.refuse_below * UNWORDED_REFUSE_SHARE:
+            subject = next((h.passage.heading for h in hits if h.passage.passage_id == best.passage_id), "")
+            if best.support < s.refuse_below * UNWORDED_REFUSE_SHARE and not names_referent(best.quote, asked, question, subject):
                 return Draft(text="", citations=())
         if self.vocabulary is not None and s.refuse_unknown_names:
             # The cheap test first: the corpus is asked only about questions whose answer is weak.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.answer.base import Flow
-from qa.answer.providers import ExtractiveAnswerer, holds_asked_word
+from qa.answer.providers import ExtractiveAnswerer, holds_asked_word, names_referent
 from qa.config import AnswerSettings
 from qa.ingest.split import passage_id, sentence_spans
 from qa.types import Hit, Passage
@@ -61,3 +61,32 @@ def test_a_sentence_giving_the_kind_of_answer_asked_for_needs_no_asked_word(aske
     flow = Flow(last=(RICKY.passage_id, 0), asked=asked)
     draft = ExtractiveAnswerer(AnswerSettings()).answer_in_dialog(f"{asked} (Ricky Martin)", [hit(0.35)], flow)
     assert draft.refused is refused
+
+
+@pytest.mark.parametrize(
+    "sentence, asked, searched, subject, expected",
+    [
+        pytest.param("Jack Wumble was the cook.", "What is his first name?", "What is Wumble’s first name?", "The Rover Boys",
+                     True, id="names-whom-his-stood-for"),
+        pytest.param("Ricky Martin released an album in 2011.", "Did he win any awards?", "Did Ricky Martin win any awards?",
+                     "Ricky Martin", False, id="the-documents-own-subject-does-not-count"),
+        pytest.param("The cook went ashore.", "What is his first name?", "What is Wumble’s first name?", "The Rover Boys",
+                     False, id="the-sentence-does-not-name-him"),
+        pytest.param("Jack Wumble was the cook.", "What is Wumble’s first name?", "What is Wumble’s first name?", "The Rover Boys",
+                     False, id="a-name-the-asker-wrote-is-no-referent"),
+    ],
+)
+def test_names_referent(sentence: str, asked: str, searched: str, subject: str, expected: bool) -> None:
+    assert names_referent(sentence, asked, searched, subject) is expected
+
+
+@pytest.mark.parametrize("heading, refused", [("The Rover Boys", False), ("Jack Wumble", True)])
+def test_a_sentence_naming_whom_the_pronoun_stood_for_needs_no_asked_word(heading: str, refused: bool) -> None:
+    text = "The boys went north in the spring. Jack Wumble was the cook of the party."
+    passage = Passage(passage_id("rb", 1, text), "rb", 1, text, heading, sentence_spans(text))
+    hits = [Hit(passage, score=1.0, sentence_sims=(0.15, 0.35), term_weights=(("wumble", 3.0), ("first", 1.0), ("name", 1.0)))]
+    flow = Flow(last=(passage.passage_id, 0), asked="What is his first name?")
+    draft = ExtractiveAnswerer(AnswerSettings()).answer_in_dialog("What is Wumble’s first name?", hits, flow)
+    assert draft.refused is refused
+    if not refused:
+        assert "Jack Wumble" in draft.text
