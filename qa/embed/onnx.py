@@ -65,8 +65,8 @@ class OnnxEmbedder:
             opts.inter_op_num_threads = 1
             opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
             opts.log_severity_level = 3
-            # Spinning workers burn a core while waiting for work: on a shared machine that CPU is
-            # taken from the other requests (README "Speed and scale", bench/threads.py).
+            # Spinning workers skip a wake-up per operator, but burn a core while waiting for work: beside
+            # other busy work that CPU is taken from it (README "Speed and scale", bench/threads.py).
             opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
             if spin:
                 # Spin within a run (no wake-up per operator), never between runs.
@@ -114,6 +114,9 @@ class OnnxEmbedder:
         return out
 
 
+_NAMES = ("plain", "spinning")
+
+
 class _QuestionSessions:
     """Per question, the plain session or the spinning one: whichever has been faster lately.
 
@@ -121,9 +124,9 @@ class _QuestionSessions:
     but beside another busy process, or with two questions at once, its spinning workers fight for
     the cores and it is the slower (bench/threads.py). So a question asked alone goes to the session
     whose recent times have the lower median, and every EXPLORE_EVERY-th to the other one, so that a
-    change of load is noticed. Questions that overlap, and every question for CALM_S after an
-    overlap, go to the plain session, and their times do not count. Without a spinning session,
-    every question goes to the plain one.
+    change of load is noticed. Questions that overlap another question or a batch (``beside``), and
+    every question for CALM_S after, go to the plain session, and their times do not count. Without
+    a spinning session, every question goes to the plain one.
     """
 
     EXPLORE_EVERY = 16
@@ -175,6 +178,8 @@ class _QuestionSessions:
                     # at once, so that after a change of load the choice follows within a few questions.
                     self._explore_again = which != best and ms < statistics.median(self._times[best])
                     self._times[which].append(ms)
+                    if all(self._times) and self._best() != best:
+                        log.debug("questions now go to the %s session (recent medians %s ms)", _NAMES[self._best()], self.medians_ms())
 
     @contextmanager
     def beside(self) -> Iterator[None]:
@@ -191,5 +196,4 @@ class _QuestionSessions:
 
     def medians_ms(self) -> dict[str, float | None]:
         """The median of each session's recent times (for logs and tests)."""
-        names = ("plain", "spinning")
-        return {names[i]: statistics.median(t) if t else None for i, t in enumerate(self._times)}
+        return {_NAMES[i]: statistics.median(t) if t else None for i, t in enumerate(self._times)}
