@@ -142,12 +142,29 @@ def _merge_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, An
     return data
 
 
+def _key_path(loc: tuple[Any, ...]) -> tuple[str, ...]:
+    """Return the settings key an error is about: ``loc`` without what pydantic adds after a leaf (a union's member)."""
+    model: Any = Settings
+    out: list[str] = []
+    for part in loc:
+        if model is None:
+            break
+        out.append(str(part))
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        annotation = field.annotation if field is not None else None
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return tuple(out)
+
+
 def _format_error(err: ValidationError) -> str:
-    first = err.errors()[0]
-    key = ".".join(str(p) for p in first["loc"])
-    env = ENV_PREFIX + "__".join(str(p).upper() for p in first["loc"])
-    extra = "" if len(err.errors()) == 1 else f" (and {len(err.errors()) - 1} more)"
-    return f"invalid config value for '{key}' (env {env}): {first['msg']}{extra}"
+    errors = err.errors()
+    path = _key_path(tuple(errors[0]["loc"]))
+    # A value that fits no member of a union ("adaptive", true or false) fails once per member: one message.
+    same = [e for e in errors if _key_path(tuple(e["loc"])) == path]
+    key = ".".join(path)
+    env = ENV_PREFIX + "__".join(p.upper() for p in path)
+    extra = "" if len(errors) == len(same) else f" (and {len(errors) - len(same)} more)"
+    return f"invalid config value for '{key}' (env {env}): {'; or '.join(dict.fromkeys(e['msg'] for e in same))}{extra}"
 
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:

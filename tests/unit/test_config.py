@@ -47,6 +47,14 @@ def test_invalid_values_fail_fast_naming_the_key(env: dict[str, str], needle: st
         load_settings(ROOT / "config.yaml", environ=env)
 
 
+def test_a_value_fitting_no_member_of_a_union_names_the_key_and_its_variable_once() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(ROOT / "config.yaml", environ={"QA_EMBED__ONNX_SPINNING": "maybe"})
+    message = str(err.value)
+    assert message.startswith("invalid config value for 'embed.onnx_spinning' (env QA_EMBED__ONNX_SPINNING): ")
+    assert "valid boolean" in message and "'adaptive'" in message and "more)" not in message
+
+
 def test_missing_explicit_config_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "nope.yaml", environ={})
