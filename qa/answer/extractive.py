@@ -106,17 +106,16 @@ def new_answer_found(question: str, sentence: str, topic: str = "") -> bool:
     "Where's she from?" (searched as "Where's Heather Neroy from?") is not answered by a sentence whose only
     place is the one the question names, nor by the title the passage is about.
     """
-    kind = _new_answer_kind(question)
-    return kind is None or holds_new_answer(kind, sentence, set(terms(question)) | set(terms(topic)))
+    return _new_answer_kind(question) is None or gives_what_is_asked(question, sentence, topic)
 
 
-def gives_what_is_asked(question: str, sentence: str) -> bool:
-    """Return True when the question asks for a time, number, duration or place and the sentence holds a new one.
+def gives_what_is_asked(question: str, sentence: str, topic: str = "") -> bool:
+    """Return True when the question asks for a time, number, duration or place and the sentence holds one the question and topic lack.
 
     "What year did it come out?" is answered by "…released in 1981", which holds none of its words.
     """
     kind = _new_answer_kind(question)
-    return kind is not None and holds_new_answer(kind, sentence, set(terms(question)))
+    return kind is not None and holds_new_answer(kind, sentence, set(terms(question)) | set(terms(topic)))
 
 
 def _new_answer_kind(question: str) -> str | None:

@@ -98,8 +98,8 @@ class ExtractiveAnswerer:
         if not citations:
             return Draft(text=text, citations=citations)
         best = max(citations, key=lambda c: c.support)
-        if not continues and not holds_asked_word(best.quote, asked) and not gives_what_is_asked(asked, best.quote):
-            subject = next((h.passage.heading for h in hits if h.passage.passage_id == best.passage_id), "")
+        subject = next((h.passage.heading for h in hits if h.passage.passage_id == best.passage_id), "")
+        if not continues and not holds_asked_word(best.quote, asked) and not gives_what_is_asked(asked, best.quote, subject):
             if best.support < s.refuse_below * UNWORDED_REFUSE_SHARE and not names_referent(best.quote, asked, question, subject):
                 return Draft(text="", citations=())
         if self.vocabulary is not None and s.refuse_unknown_names:

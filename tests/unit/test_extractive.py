@@ -245,3 +245,18 @@ def test_the_questions_event_matches_its_word_family_in_the_sentence() -> None:
     predicate = SENTENCE_FEATURES.index("predicate")
     assert (first.features[predicate], second.features[predicate]) == (0.0, 1.0)
     assert rank_sentences("How did Tom Petty die?", [petty])[0].index == 1
+
+
+@pytest.mark.parametrize(
+    "question, sentence, topic, gives",
+    [
+        pytest.param("Where is it located?", "The city lies in Ontario.", "Toronto", True, id="a-new-place"),
+        pytest.param("Where is it located?", "Toronto is a city in Toronto.", "Toronto", False, id="only-the-title-is-no-answer"),
+        pytest.param("Where is it located?", "Toronto is a city in Toronto.", "", True, id="without-the-title-it-would-be"),
+        pytest.param("What did she do?", "Nothing at all.", "", False, id="an-untyped-question-is-never-given"),
+    ],
+)
+def test_gives_what_is_asked_counts_the_title_as_known(question: str, sentence: str, topic: str, gives: bool) -> None:
+    from qa.answer.extractive import gives_what_is_asked
+
+    assert gives_what_is_asked(question, sentence, topic) is gives
