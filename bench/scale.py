@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
+from bench.api import _wait_quiet  # noqa: E402
 from qa.config import apply_offline_environment, load_settings, offline_environment  # noqa: E402
 from qa.evaluate.run import percentile  # noqa: E402
 
@@ -148,13 +149,16 @@ def measure_http(data: Path, questions: list[str], requests: int) -> dict[str, A
     env["PYTHONPATH"] = str(ROOT)
     started = time.perf_counter()
     cmd = [str(BIN / "qa"), "serve", "--port", str(port)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The server's log goes to a file: an unread pipe fills up and stalls the server's writes.
+    log_path = data.parent / "serve.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log_file)
     url = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=url, timeout=600) as client:
             while True:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"qa serve exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+                    raise RuntimeError(f"qa serve exited: {log_path.read_text(errors='replace')[-2000:]}")
                 try:
                     if client.post("/api/ask", json={"question": questions[0]}).status_code == 200:
                         break
@@ -163,6 +167,7 @@ def measure_http(data: Path, questions: list[str], requests: int) -> dict[str, A
             ready = time.perf_counter() - started
             for q in questions[:20]:
                 client.post("/api/ask", json={"question": q})
+            _wait_quiet(proc.pid)  # the web chat and MCP load in the background after the first answer
             ms = []
             for i in range(requests):
                 t = time.perf_counter()
