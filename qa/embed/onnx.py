@@ -120,7 +120,7 @@ _NAMES = ("plain", "spinning")
 class _QuestionSessions:
     """Per question, the plain session or the spinning one: whichever has been faster lately.
 
-    A spinning session answers a question in about 0.7 of the plain one's time on an idle machine,
+    A spinning session answers a question in about three quarters of the plain one's time when idle,
     but beside another busy process, or with two questions at once, its spinning workers fight for
     the cores and it is the slower (bench/threads.py). So a question asked alone goes to the session
     whose recent times have the lower median, and every EXPLORE_EVERY-th to the other one, so that a
