@@ -109,7 +109,7 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _wait_quiet(pid: int, timeout_s: float = 120.0) -> None:
+def wait_quiet(pid: int, timeout_s: float = 120.0) -> None:
     """Wait until a server uses under 5 % of a CPU over half a second (its background loading is done)."""
     deadline = time.monotonic() + timeout_s
     before = _cpu_seconds(pid)
@@ -151,7 +151,7 @@ def sequential(urls: dict[str, str], pids: dict[str, int], requests: int) -> dic
             for q in QUESTIONS:  # warm-up
                 _ask(client, q)
         for pid in pids.values():  # the chat and MCP load after the first answer: not while measuring
-            _wait_quiet(pid)
+            wait_quiet(pid)
         rows: dict[str, list[tuple[float, float | None, float]]] = {name: [] for name in clients}
         health: dict[str, list[float]] = {name: [] for name in clients}
         server_cpu = {name: _cpu_seconds(pids[name]) or 0.0 for name in clients}

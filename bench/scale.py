@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
-from bench.api import _wait_quiet  # noqa: E402
+from bench.api import wait_quiet  # noqa: E402
 from qa.config import apply_offline_environment, load_settings, offline_environment  # noqa: E402
 from qa.evaluate.run import percentile  # noqa: E402
 
@@ -167,7 +167,7 @@ def measure_http(data: Path, questions: list[str], requests: int) -> dict[str, A
             ready = time.perf_counter() - started
             for q in questions[:20]:
                 client.post("/api/ask", json={"question": q})
-            _wait_quiet(proc.pid)  # the web chat and MCP load in the background after the first answer
+            wait_quiet(proc.pid)  # the web chat and MCP load in the background after the first answer
             ms = []
             for i in range(requests):
                 t = time.perf_counter()

@@ -102,6 +102,7 @@ def main() -> int:
     from qa.answer.chain import AnswerChain
     from qa.answer.providers import make_answerer
     from qa.embed import SentenceTransformerEmbedder, default_model_path
+    from qa.evaluate.command import quantized_collection
     from qa.ingest.pipeline import ingest
     from qa.retrieve import HybridRetriever
     from qa.runtime import open_client, open_embedder, open_store, resolve_quantize
@@ -186,9 +187,8 @@ def main() -> int:
                 s = variant.model_copy(update={"store": variant.store.model_copy(update={"collection": "c-" + corpus_name[:4].strip()})})
                 if corpus_name.startswith("SQuAD") and args.squad_store is not None:
                     # fp32 vectors are the same from torch and ONNX, so they read one store; `qa eval` names the
-                    # int8 one by its quantisation (qa.evaluate.command.eval_collection).
-                    quantize = getattr(emb, "quantize", "none")
-                    collection = args.squad_collection if quantize == "none" else f"{args.squad_collection}-{quantize}"
+                    # int8 one by its quantisation.
+                    collection = quantized_collection(args.squad_collection, emb)
                     s = s.model_copy(update={"paths": s.paths.model_copy(update={"data_dir": args.squad_store}),
                                              "store": s.store.model_copy(update={"collection": collection})})
                     client = open_client(s)

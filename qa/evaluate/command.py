@@ -134,8 +134,13 @@ def _guarded(result: dict[str, Any], opts: EvalOptions) -> dict[str, Any]:
 
 def eval_collection(digest: str, embedder: Any) -> str:
     """Return the name of an eval corpus's own collection: by content hash, and by quantisation (fp32 keeps the plain name)."""
+    return quantized_collection(f"eval-{digest}", embedder)
+
+
+def quantized_collection(name: str, embedder: Any) -> str:
+    """Return the collection ``name`` for the embedder's vectors: ``name`` for fp32, ``name-<quantisation>`` otherwise."""
     quantize = getattr(embedder, "quantize", "none")
-    return f"eval-{digest}" if quantize == "none" else f"eval-{digest}-{quantize}"
+    return name if quantize == "none" else f"{name}-{quantize}"
 
 
 def _eval_store(settings: Settings, documents: list[Document], digest: str, embedder: Any, client: Any, progress: bool) -> Settings:
