@@ -153,6 +153,8 @@ _TITLE_Q = re.compile(
     re.IGNORECASE,
 )
 TITLE_QUESTION_WORDS = frozenset({"job", "title", "position", "occupation", "profession"})
+# "Who is Wang Yi?": the answer says what the person is ("Chinese Foreign Minister Wang Yi", "Wang Yi, China's …").
+_WHO_IS = re.compile(r"^\s*who(?:['’]s|\s+is|\s+was)\s+([^?]+?)\s*\??\s*$", re.IGNORECASE)
 # The words a person's title is made of ("Secretary of State", "Chinese Ambassador to the United Nations").
 TITLE_WORDS = frozenset({
     "president", "vice", "minister", "secretary", "ambassador", "senator", "governor", "mayor", "king", "queen",
@@ -171,9 +173,11 @@ _OPENS_QUESTION = re.compile(r"^\s*(" + "|".join(_OPENERS) + r")\b", re.IGNORECA
 
 
 def question_type(question: str) -> str | None:
-    """Return "number", "time", "name", "place" or "title" when the question asks for that kind of thing, else None."""
+    """Return "number", "time", "name", "place", "title" or "description" when the question asks for that kind of thing, else None."""
     if _TITLE_Q.match(question):
         return "title"
+    if who_is(question) is not None:
+        return "description"
     if _NUMBER_Q.match(question):
         return "number"
     if _TIME_Q.match(question):
@@ -183,6 +187,20 @@ def question_type(question: str) -> str | None:
     if _PLACE_Q.match(question):
         return "place"
     return None
+
+
+def named_alone(pattern: re.Pattern[str], question: str) -> str | None:
+    """Return the name that the pattern's group holds, when the group is that one name and nothing else."""
+    asked = pattern.match(question)
+    if asked is None:
+        return None
+    found = names(asked.group(1))
+    return found[0][1] if len(found) == 1 and found[0][1] == asked.group(1).strip() else None
+
+
+def who_is(question: str) -> str | None:
+    """Return the name a "Who is …?" question asks about ("Who is Wang Yi?" -> "Wang Yi"), else None."""
+    return named_alone(_WHO_IS, question)
 
 
 def is_question(text: str) -> bool:
@@ -318,6 +336,18 @@ def gives_title(sentence: str, name: str) -> bool:
         if any(part.lower().strip(".") in TITLE_WORDS for w in run for part in w.split("-")):
             return True
     return False
+
+
+# After the name: an apposition ("Wang Yi, China's foreign minister,") or a copula ("Wang Yi is a diplomat").
+_DESCRIBED_AFTER = r"(?:['’]s)?(?:\s*,\s*(?:a|an|the|who|[A-Z]?[a-z]+['’]s)\b|\s+(?:is|was|became|served as)\s+(?:a|an|the)\b)"
+
+
+def describes(sentence: str, name: str) -> bool:
+    """Return True when the sentence says what the named person is: a title before the name, an apposition or a copula after it."""
+    last = name.split()[-1] if name.split() else ""
+    return gives_title(sentence, name) or (
+        len(last) >= 2 and re.search(rf"(?<!\w){re.escape(last)}(?!\w){_DESCRIBED_AFTER}", sentence) is not None
+    )
 
 
 def content_words(text: str) -> set[str]:

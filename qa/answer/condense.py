@@ -30,10 +30,12 @@ from qa.language import (
     content_words,
     is_question,
     is_small_talk,
+    named_alone,
     names,
     own_words,
     title_entity,
     tokenize,
+    who_is,
 )
 
 # The words a follow-up points back with, which a rewrite replaces (as ``tokenize`` spells them).
@@ -178,6 +180,8 @@ def _person(c: Context) -> str | None:
         answered = names(c.prev_answer)
         if answered:
             return answered[0][1]
+    if (asked := who_is(c.prev_question)) is not None:
+        return asked  # "Who is Wang Yi?": the answer is about him, whatever other names it gives
     # "Who was his father?" keeps "he" on the thread's person; "Who is the ambassador?" introduces a new one.
     if _WHO_Q.match(c.prev_question) and c.prev_answer and not c.prev_said_person:
         # "The Cardinals", "the United Nations": a name said with "the" is a group or a place, not a "he" or "she".
@@ -201,9 +205,8 @@ def _thing(word: str, c: Context) -> str | None:
     plural = word in ("they", "them", "their", "theirs", "themselves")
     defined = _DEFINES.match(c.prev_question)
     if defined and not plural and not _mentions(defined.group(1), c.topic or "-"):
-        named = names(defined.group(1))
-        if len(named) == 1 and named[0][1] == defined.group(1).strip():
-            return named[0][1]  # "What is Excelsior?" ... "How many poems does it include?"
+        if (named := named_alone(_DEFINES, c.prev_question)) is not None:
+            return named  # "What is Excelsior?" ... "How many poems does it include?"
     short = _short_name_answer(c.prev_answer)
     if short and (_THING_Q.match(c.prev_question) or _WHO_Q.match(c.prev_question)) and (not plural or _plural(short)):
         return short
@@ -288,10 +291,12 @@ def rewrite(question: str, history: Sequence[Turn], topic: str = "", topic_is_pe
         topic_is_person=topic_is_person,
         said_person=any(_PERSON.search(t.content) for t in history if t.role == "user") or _PERSON.search(question) is not None,
     )
+    chatting = False  # the last user turn was small talk: the reply to it is no answer either
     for turn in history:
         if turn.role == "user":
             text = turn.content.strip()
-            if is_small_talk(text):
+            chatting = is_small_talk(text)
+            if chatting:
                 continue
             person, thing = "", ""
             if c.prev_question:
@@ -304,7 +309,7 @@ def rewrite(question: str, history: Sequence[Turn], topic: str = "", topic_is_pe
                 c, prev_question=text, prev_answer="", person_referent=person or c.person_referent, thing_referent=thing,
                 prev_said_person=_PERSON.search(turn.content) is not None,
             )
-        elif turn.role == "assistant":
+        elif turn.role == "assistant" and not chatting:
             c = replace(c, prev_answer=_CITATION_MARK.sub("", turn.content))
     if not c.prev_question or not is_question(question):
         return Rewrite(question)

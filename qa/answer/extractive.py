@@ -23,6 +23,7 @@ from qa.language import (
     HAS_TIME,
     NOT_NAME_WORDS,
     TITLE_QUESTION_WORDS,
+    describes,
     expected_answer,
     gives_title,
     holds_new_answer,
@@ -32,6 +33,7 @@ from qa.language import (
     question_type,
     speech_terms,
     terms,
+    who_is,
 )
 from qa.types import Citation, Hit
 
@@ -69,7 +71,8 @@ DIALOG_WEIGHTS: tuple[float, ...] = (0.8, -1.5, 0.5, 0.5, 0.5, 0.0)
 # After "what happened next?" the one or two sentences right after the last answer come first.
 NEXT_BONUS = (3.0, 1.5)
 # A question asking for a person's title ("What is Blinken's job title?") is answered by the sentence
-# that puts a title before that name, whatever else the passages say about the person.
+# that puts a title before that name, whatever else the passages say about the person; "Who is Wang Yi?"
+# by one that says what he is (``describes``: a title before the name, an apposition or "is a" after it).
 TITLE_BONUS = 1.0
 # The expected answers whose instances the "new_answer" feature looks for.
 NEW_ANSWER_KINDS = frozenset({"time", "number", "duration", "place"})
@@ -91,7 +94,8 @@ def answer_type_found(question: str, sentence: str) -> bool:
         return any(
             set(terms(m.group(0))) - asked for m in _CAPITALISED.finditer(sentence) if m.group(0).lower() not in NOT_NAME_WORDS
         )
-    if kind == "name":
+    if kind in ("name", "description"):
+        # "Who is Wang Yi?" is answered by what he is, which may name others ("Chinese Foreign Minister") or not.
         asked = set(terms(question))
         return any(set(terms(m.group(0))) - asked for m in _CAPITALISED.finditer(sentence))
     if kind == "title":
@@ -270,10 +274,13 @@ def flow_bonus(flow: Flow, passage_id: str, index: int) -> float:
 def rank_sentences(question: str, hits: Sequence[Hit], flow: Flow | None = None) -> list[Candidate]:
     """Return every sentence of the hits as a candidate, best first (following the dialog's flow when given)."""
     best = best_similarity(hits)
-    title_asked = question_type(question) == "title" and bool(names(question))
+    kind = question_type(question)
+    title_asked = kind == "title" and bool(names(question))
+    person = who_is(question) if kind == "description" else None
     out = []
     for hit, k, rank, f in sentence_features(question, hits):
-        score = _dot(f, SELECTION_WEIGHTS) + (TITLE_BONUS if title_asked and f[3] else 0.0)
+        says_what = (title_asked and f[3]) or (person is not None and describes(hit.passage.text[slice(*hit.passage.sentences[k])], person))
+        score = _dot(f, SELECTION_WEIGHTS) + (TITLE_BONUS if says_what else 0.0)
         if flow is not None:
             score += flow_bonus(flow, hit.passage.passage_id, k)
         out.append(Candidate(hit, k, rank, f, score, calibrated_support(score, best)))

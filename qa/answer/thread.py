@@ -24,7 +24,16 @@ from dataclasses import dataclass, replace
 
 from qa.answer.base import Flow
 from qa.answer.condense import Rewrite, Turn
-from qa.language import PERSON_PRONOUNS, content_words, names, stopwords, tokenize
+from qa.language import (
+    DEMONSTRATIVES,
+    PERSON_PRONOUNS,
+    THING_PRONOUNS,
+    content_words,
+    is_small_talk,
+    names,
+    stopwords,
+    tokenize,
+)
 from qa.retrieve import HybridRetriever
 from qa.types import REFUSAL, Hit, Passage
 
@@ -45,6 +54,8 @@ GIVEN_SHARE = 0.8  # share of a sentence's words an answer must show for the sen
 EXPANSION_WORDS = 8
 EXPANSION_TURNS = 2
 RECENT_TURNS = 6  # assistant turns whose quoted passages are looked up
+# Words that point back ("he", "else") say nothing of the thread by themselves: never expansion words.
+_POINTING = PERSON_PRONOUNS | THING_PRONOUNS | DEMONSTRATIVES | {"else", "other", "another"}
 # Share of a question's term weight (idf) that another document's title must carry, and the thread's document
 # lack, for the question to have moved there ("Why did his brothers commit suicide?" beside a title
 # "…: brothers' suicides"); fitted on conv_dev's topic switches against its follow-ups.
@@ -103,6 +114,11 @@ class Thread:
         )
 
 
+def asked_in_thread(history: Sequence[Turn]) -> list[str]:
+    """Return the user's questions, newest first, without small talk ("Thanks!" says nothing of the thread)."""
+    return [t.content for t in reversed(history) if t.role == "user" and not is_small_talk(t.content)]
+
+
 def _pieces(answer: str) -> list[str]:
     """Return the quoted stretches of an answer text (between its [n] markers) that could name a place in a passage."""
     out = []
@@ -148,8 +164,7 @@ class ThreadTracker:
             # A thread stays on its document: where an answer's words occur in several, the current one wins.
             current = quoted[-1].passage.source if quoted else ""
             quoted.extend(self._quoted(history[i], asked, current, documents))
-        asked_before = [t.content for t in reversed(history) if t.role == "user"][:EXPANSION_TURNS]
-        return Thread(tuple(quoted), " ".join(asked_before))
+        return Thread(tuple(quoted), " ".join(asked_in_thread(history)[:EXPANSION_TURNS]))
 
     def _quoted(self, turn: Turn, asked: str, current: str, documents: tuple[str, ...] | None) -> tuple[Quoted, ...]:
         text = turn.content.strip()
@@ -208,7 +223,7 @@ def expand(rewrite: Rewrite, thread: Thread) -> str:
     if not rewrite.unsure or not thread.last_question:
         return rewrite.question
     have = content_words(rewrite.question)
-    stop = set(stopwords())
+    stop = set(stopwords()) | _POINTING
     words = dict.fromkeys(re.findall(r"[\w’'-]+", thread.last_question))
     extra = [w for w in words if w.lower() not in have and w.lower() not in stop and len(w) > 1]
     if not extra:

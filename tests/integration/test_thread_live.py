@@ -55,3 +55,18 @@ def test_a_vague_follow_up_stays_on_the_threads_document(two_documents: Runtime)
     stayed = two_documents.chain.ask("How much did Arsenal pay for him?", history)
     assert {h.passage.source for h in stayed.passages} == {"hartson"}
     assert not stayed.refused and "2.5 million" in stayed.answer
+
+
+def test_who_is_a_person_then_he_on_the_seed_article(seed_runtime: Runtime) -> None:
+    first = seed_runtime.chain.ask("Who is Wang Yi?")
+    # The sentence that says what he is, not only one that names him.
+    assert any("Foreign Minister Wang Yi" in c.quote for c in first.citations)
+    history = [
+        {"role": "user", "content": "Who is Wang Yi?"},
+        {"role": "assistant", "content": first.answer, "citations": [{"passage_id": c.passage_id} for c in first.citations]},
+        {"role": "user", "content": "Thanks!"},
+        {"role": "assistant", "content": "You're welcome. Ask me anything else about the documents."},
+    ]
+    follow = seed_runtime.chain.ask("What did he tell Blinken?", history)
+    assert follow.standalone_question == "What did Wang Yi tell Blinken?"
+    assert not follow.refused and "Russia’s reasonable security concerns" in follow.answer

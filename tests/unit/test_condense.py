@@ -180,6 +180,14 @@ TRICKY = [
         "Who says it's getting cold?", id="weather-it-refers-to-nothing",
     ),
     pytest.param(
+        conv(("Who is Wang Yi?", "Wang’s team hinted at their willingness to expand support for Moscow. [1]")),
+        "What did he tell Blinken?", "", "What did Wang Yi tell Blinken?", id="he-is-whom-who-is-asked-about-not-a-name-of-the-answer",
+    ),
+    pytest.param(
+        conv(("Who did Wang Yi talk to?", "Antony Blinken. [1]"), ("Thanks!", "You're welcome. Ask me anything else about the documents.")),
+        "What is his job title?", "", "What is Antony Blinken’s job title?", id="the-reply-to-small-talk-is-no-answer",
+    ),
+    pytest.param(
         conv(("What is its capital?", "Lublin")), "How many people live in the area?", "Lublin Voivodeship",
         "How many people live in the area (Lublin Voivodeship)?", id="the-area-is-the-topics",
     ),

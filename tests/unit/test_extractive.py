@@ -168,6 +168,15 @@ def test_a_title_question_is_answered_by_the_sentence_giving_the_title() -> None
     assert citations and "Secretary of State" in citations[0].quote
 
 
+def test_who_is_a_person_is_answered_by_the_sentence_saying_what_the_person_is() -> None:
+    hits = [
+        hit("Wang Yi's team hinted at support for Moscow in the hours after Wang Yi spoke.", [0.5]),
+        hit("Chinese Foreign Minister Wang Yi told Blinken in a late call that security matters.", [0.4], paragraph=2),
+    ]
+    _, citations = extract("Who is Wang Yi?", hits, refuse_below=0.1, max_sentences=1, margin=0.0)
+    assert citations and "Foreign Minister" in citations[0].quote
+
+
 def test_a_speech_verb_of_the_question_matches_another_in_the_sentence() -> None:
     hits = [
         hit("Wang Yi's team hinted at support for Moscow in the hours after.", [0.45]),

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from qa.language import (
+    describes,
     expected_answer,
     gives_title,
     holds_new_answer,
@@ -13,6 +14,7 @@ from qa.language import (
     question_type,
     speech_terms,
     terms,
+    who_is,
 )
 
 
@@ -24,6 +26,8 @@ from qa.language import (
         pytest.param("What was her occupation?", "title", id="occupation"),
         pytest.param("What is the title of the book?", None, id="title-of-a-work"),
         pytest.param("Who is the ambassador?", "name", id="who"),
+        pytest.param("Who is Wang Yi?", "description", id="who-is-a-name"),
+        pytest.param("Who did Wang Yi call?", "name", id="who-with-a-name-asks-for-another"),
         pytest.param("How many people came?", "number", id="how-many"),
     ],
 )
@@ -43,6 +47,27 @@ def test_question_type(question: str, kind: str | None) -> None:
 )
 def test_gives_title(sentence: str, name: str, titled: bool) -> None:
     assert gives_title(sentence, name) is titled
+
+
+@pytest.mark.parametrize(
+    "sentence, described",
+    [
+        pytest.param("Chinese Foreign Minister Wang Yi told Blinken.", True, id="title-before"),
+        pytest.param("Wang Yi, China’s top diplomat, called.", True, id="apposition"),
+        pytest.param("Wang Yi is a career diplomat.", True, id="copula"),
+        pytest.param("Wang Yi told Blinken that talks were possible.", False, id="only-what-he-did"),
+        pytest.param("Wang’s team hinted at support for Moscow.", False, id="his-team"),
+    ],
+)
+def test_describes_says_what_the_person_is(sentence: str, described: bool) -> None:
+    assert describes(sentence, "Wang Yi") is described
+
+
+def test_who_is_takes_one_name_only() -> None:
+    assert who_is("Who is Wang Yi?") == "Wang Yi"
+    assert who_is("Who's Jens Stoltenberg") == "Jens Stoltenberg"
+    assert who_is("Who is the ambassador?") is None
+    assert who_is("Who is Wang Yi talking to?") is None
 
 
 def test_speech_verbs_are_one_concept() -> None:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer.condense import Rewrite
-from qa.answer.thread import Quoted, Thread, destination, expand, prefer_document, prefer_thread
+from qa.answer.condense import Rewrite, Turn
+from qa.answer.thread import Quoted, Thread, asked_in_thread, destination, expand, prefer_document, prefer_thread
 from qa.ingest.split import passage_id, sentence_spans
 from qa.types import Hit, Passage
 
@@ -82,6 +82,15 @@ def test_the_document_moved_to_comes_first() -> None:
 )
 def test_unsure_rewrites_are_expanded_with_the_previous_question(rewrite: Rewrite, expected: str) -> None:
     assert expand(rewrite, THREAD) == expected
+
+
+def test_expansion_words_come_from_questions_not_small_talk_nor_pointing_words() -> None:
+    history = [
+        Turn("user", "What did he say about Bath Abbey?"), Turn("assistant", "It was founded in the 7th century. [1]"),
+        Turn("user", "Thanks!"), Turn("assistant", "You're welcome."),
+    ]
+    thread = Thread(last_question=" ".join(asked_in_thread(history)))
+    assert expand(Rewrite("And when?", unsure=True), thread) == "And when? about Bath Abbey"
 
 
 def test_flow_marks_quoted_sentences_and_continuations() -> None:
