@@ -447,6 +447,14 @@ class DenseIndex:
         """Return the bytes the vectors take, capacity included."""
         return sum(int(r._data.nbytes) for r in (self.passages, self.sentences, self.scales, self.mean_norm))
 
+    def slot_sentence_sims(self, slots: np.ndarray, qvec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the similarity of the question to every sentence of the slots, slot after slot, and each slot's offset in it."""
+        counts = self.count[slots]
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        # Row numbers of every sentence of every slot, without a Python loop.
+        rows = np.repeat(self.start[slots] - offsets[:-1], counts) + np.arange(int(offsets[-1]))
+        return self.sentence_sims(rows, qvec), offsets
+
     def sentence_sims(self, rows: np.ndarray, qvec: np.ndarray) -> np.ndarray:
         """Return the similarity of the question to the given sentence rows."""
         if not len(rows):
@@ -667,6 +675,40 @@ class HybridRetriever:
         i = kw.by_id.get(passage_id)
         return None if i is None else kw.passages[i]
 
+    def following(self, passage_id: str) -> Passage | None:
+        """Return the passage that comes next in the same document (the next paragraph), None at its end or when unknown."""
+        with self._lock:
+            kw = self._index.keyword
+            i = kw.by_id.get(passage_id)
+            here = None if i is None else kw.passages[i]
+            if here is None:
+                return None
+            rest = [kw.passages[int(s)] for s in np.flatnonzero(kw.document_mask([document_key(here.source)]))]
+        later = [p for p in rest if p is not None and (p.page or 0, p.paragraph) > (here.page or 0, here.paragraph)]
+        return min(later, key=lambda p: (p.page or 0, p.paragraph), default=None)
+
+    def hits_for(self, passages: Sequence[Passage], question: str, qvec: np.ndarray) -> list[Hit]:
+        """Return the given indexed passages as hits for the question (similarities and keyword score), in the order given."""
+        with self._lock:
+            index = self._index
+            kw = index.keyword
+            slots = np.array([kw.by_id[p.passage_id] for p in passages if p.passage_id in kw.by_id], dtype=np.int64)
+            if not len(slots):
+                return []
+            sims, offsets = index.dense.slot_sentence_sims(slots, qvec)
+            dense = index.dense.passage_sims(slots, sims, offsets, qvec)
+            keyword = kw.scores(question)[slots]
+            weights = kw.term_weights(question)
+        out = []
+        for j, slot in enumerate(slots):
+            passage = kw.passages[int(slot)]
+            if passage is not None:
+                sentence = tuple(float(x) for x in sims[offsets[j] : offsets[j + 1]])
+                out.append(
+                    Hit(passage, score=0.0, dense=float(dense[j]), keyword=float(keyword[j]), sentence_sims=sentence, term_weights=weights)
+                )
+        return out
+
     def embed_query(self, question: str) -> np.ndarray:
         """Return the query vector."""
         return self.embedder.embed([question])[0]
@@ -686,12 +728,9 @@ class HybridRetriever:
         """Return the exact dense candidates among the allowed slots only: the cost is that of the chosen documents."""
         dense = index.dense
         slots = np.flatnonzero(allowed)
-        counts = dense.count[slots]
-        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        rows = np.repeat(dense.start[slots] - offsets[:-1], counts) + np.arange(int(offsets[-1]))
-        s_sims = dense.sentence_sims(rows, qvec)
+        s_sims, offsets = dense.slot_sentence_sims(slots, qvec)
         p_sims = dense.passage_sims(slots, s_sims, offsets, qvec)
-        return slots[_top(p_sims, c)], np.repeat(slots, counts)[_top(s_sims, c)]
+        return slots[_top(p_sims, c)], np.repeat(slots, dense.count[slots])[_top(s_sims, c)]
 
     def _pool(
         self,
@@ -714,10 +753,7 @@ class HybridRetriever:
         slots = merged[np.sort(first)]  # first-seen order, as the rankings listed them
         dense = index.dense
         counts = dense.count[slots]
-        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        # Row numbers of every sentence of every pooled slot, without a Python loop.
-        rows = np.repeat(dense.start[slots] - offsets[:-1], counts) + np.arange(int(offsets[-1]))
-        sims = dense.sentence_sims(rows, qvec)
+        sims, offsets = dense.slot_sentence_sims(slots, qvec)
         best = np.zeros(len(slots), dtype=np.float32)
         has = counts > 0
         if has.any():

@@ -34,6 +34,7 @@ class Flow:
 
     given: frozenset[tuple[str, int]] = frozenset()  # (passage_id, sentence index) already quoted
     last: tuple[str, int] | None = None  # (passage_id, sentence index) where the last answer ended
+    after: str | None = None  # the passage that comes next in the document, when the last answer ended its passage
     continues: bool = False  # "what happened next?", "anything else?": go on from ``last``
     again: bool = False  # the question asks for something already said: quoting it again is fine
     asked: str = ""  # the question as the user wrote it (the searched one may carry the thread's words)

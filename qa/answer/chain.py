@@ -224,7 +224,7 @@ class AnswerChain:
             if moved is None:
                 if found.refers and not any(h.passage.source == step.thread.document for h in deeper):
                     deeper = [*deeper, *self._thread_document_hits(query, qvec, step, k)]
-                hits = prefer_thread(found, deeper, step.thread, k)
+                hits = self._continuing(step, query, qvec, prefer_thread(found, deeper, step.thread, k), k)
             else:
                 if query != step.question:
                     # The question moved on: the thread's words a rewrite or an expansion put in would pull it back.
@@ -234,6 +234,21 @@ class AnswerChain:
         else:
             hits = self.retriever.retrieve(query, step.top_k, qvec=qvec, documents=step.documents)
         return step.timed("retrieve", t, standalone=query, hits=tuple(hits))
+
+    def _continuing(self, step: Step, query: str, qvec: Any, hits: list[Hit], k: int) -> list[Hit]:
+        """Return the hits led by the last answer's passage and the one after it, for "what happened next?", "tell me more".
+
+        The next sentence may lie in the document's next passage, which the question's few words do not retrieve.
+        """
+        flow = step.flow
+        if not flow.continues or flow.last is None:
+            return hits
+        ids = [flow.last[0], *([flow.after] if flow.after else [])]
+        passages = [p for pid in ids if (p := self.retriever.get(pid)) is not None]
+        if step.documents is not None:
+            passages = [p for p in passages if document_key(p.source) in step.documents]
+        head = self.retriever.hits_for(passages, query, qvec)
+        return [*head, *(h for h in hits if h.passage.passage_id not in ids)][:k]
 
     def _thread_document_hits(self, query: str, qvec: Any, step: Step, k: int) -> list[Hit]:
         """Return the best passages of the thread's document: a question that leans on the thread means it, ranked or not.

@@ -245,11 +245,23 @@ def sentence_features(question: str, hits: Sequence[Hit]) -> list[tuple[Hit, int
     return rows
 
 
+def dialog_step(flow: Flow, passage_id: str, index: int) -> int | None:
+    """Return how many sentences after the last answer's this one comes (negative: before it); None in another passage.
+
+    The passage after the last answer's goes on from it when the last answer ended its passage (``Flow.after``).
+    """
+    if flow.last is None:
+        return None
+    if passage_id == flow.last[0]:
+        return index - flow.last[1]
+    return index + 1 if passage_id == flow.after else None
+
+
 def dialog_features(flow: Flow, passage_id: str, index: int) -> tuple[float, ...]:
     """Return the DIALOG_FEATURES of a sentence of a passage, given where the dialog stands."""
     shown = not flow.again and (passage_id, index) in flow.given
-    here = flow.last is not None and passage_id == flow.last[0]
-    step = index - flow.last[1] if flow.last is not None and here else 0
+    at = dialog_step(flow, passage_id, index)
+    here, step = at is not None, at or 0
     return (
         float(here and step == 0 and (passage_id, index) not in flow.given),
         float(shown),
@@ -263,11 +275,10 @@ def dialog_features(flow: Flow, passage_id: str, index: int) -> tuple[float, ...
 def flow_bonus(flow: Flow, passage_id: str, index: int) -> float:
     """Return what the dialog adds to a sentence's selection score: down if already shown, up where the dialog is."""
     f = dialog_features(flow, passage_id, index)
-    if flow.continues and flow.last is not None and passage_id == flow.last[0]:
-        step = index - flow.last[1]
-        if 1 <= step <= len(NEXT_BONUS):
-            # "What happened next?" asks for exactly this: the learned forward bonus is replaced, not added to.
-            return f[1] * DIALOG_WEIGHTS[1] + NEXT_BONUS[step - 1]
+    step = dialog_step(flow, passage_id, index)
+    if flow.continues and step is not None and 1 <= step <= len(NEXT_BONUS):
+        # "What happened next?" asks for exactly this: the learned forward bonus is replaced, not added to.
+        return f[1] * DIALOG_WEIGHTS[1] + NEXT_BONUS[step - 1]
     return _dot(f, DIALOG_WEIGHTS)
 
 

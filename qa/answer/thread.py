@@ -78,6 +78,7 @@ class Thread:
 
     quoted: tuple[Quoted, ...] = ()
     last_question: str = ""  # the recent user questions, newest first, joined: what a vague follow-up is widened with
+    following: str = ""  # the passage after the last quoted one in its document, when the last answer ended its passage
 
     @property
     def document(self) -> str:
@@ -109,8 +110,8 @@ class Thread:
         given = frozenset((q.passage.passage_id, i) for q in self.quoted for i in q.shown)
         last = (self.quoted[-1].passage.passage_id, max(self.quoted[-1].sentences)) if self.quoted else None
         return Flow(
-            given=given, last=last, continues=_CONTINUES.search(question) is not None, again=_AGAIN.search(question) is not None,
-            asked=question,
+            given=given, last=last, after=self.following or None, continues=_CONTINUES.search(question) is not None,
+            again=_AGAIN.search(question) is not None, asked=question,
         )
 
 
@@ -164,7 +165,12 @@ class ThreadTracker:
             # A thread stays on its document: where an answer's words occur in several, the current one wins.
             current = quoted[-1].passage.source if quoted else ""
             quoted.extend(self._quoted(history[i], asked, current, documents))
-        return Thread(tuple(quoted), " ".join(asked_in_thread(history)[:EXPANSION_TURNS]))
+        following = ""
+        if quoted and max(quoted[-1].sentences) >= len(quoted[-1].passage.sentences) - 1:
+            # The last answer ended its passage: what comes next is the document's next passage.
+            after = self.retriever.following(quoted[-1].passage.passage_id)
+            following = after.passage_id if after is not None else ""
+        return Thread(tuple(quoted), " ".join(asked_in_thread(history)[:EXPANSION_TURNS]), following)
 
     def _quoted(self, turn: Turn, asked: str, current: str, documents: tuple[str, ...] | None) -> tuple[Quoted, ...]:
         text = turn.content.strip()

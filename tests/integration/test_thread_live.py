@@ -70,3 +70,26 @@ def test_who_is_a_person_then_he_on_the_seed_article(seed_runtime: Runtime) -> N
     follow = seed_runtime.chain.ask("What did he tell Blinken?", history)
     assert follow.standalone_question == "What did Wang Yi tell Blinken?"
     assert not follow.refused and "Russia’s reasonable security concerns" in follow.answer
+
+
+def _said(question: str, answer: Any) -> list[dict[str, Any]]:
+    cites = [{"passage_id": c.passage_id} for c in answer.citations]
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer, "citations": cites}]
+
+
+def test_tell_me_more_reads_on_through_the_paragraph_and_into_the_next_one(seed_runtime: Runtime) -> None:
+    history = _said("What did Blinken tell reporters?", first := seed_runtime.chain.ask("What did Blinken tell reporters?"))
+    place = (first.citations[0].paragraph, first.citations[0].end)
+    passage_end = len(first.citations[0].text)
+    for _ in range(4):  # sentence after sentence, then the next paragraph's first
+        more = seed_runtime.chain.ask("Tell me more", history)
+        assert not more.refused
+        quoted = more.citations[0]
+        assert (quoted.paragraph, quoted.start) > place  # always forward
+        if quoted.paragraph > place[0]:
+            assert (quoted.paragraph, quoted.start) == (place[0] + 1, 0) and place[1] == passage_end
+            break
+        place = (quoted.paragraph, quoted.end)
+        history += _said("Tell me more", more)
+    else:
+        pytest.fail("never reached the next paragraph")

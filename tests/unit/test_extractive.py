@@ -159,6 +159,22 @@ def test_the_last_answers_sentence_is_preferred_while_only_part_of_it_was_said()
     assert flow_bonus(partly, pid, 0) == 0.0
 
 
+def test_what_happened_next_goes_on_into_the_next_passage_when_the_last_answer_ended_its_own() -> None:
+    from qa.answer.base import Flow
+    from qa.answer.extractive import dialog_step
+
+    first = hit("The ship left at dawn. It sailed north.", [0.3, 0.2])
+    second = hit("A storm came at noon. The crew took in the sails.", [0.1, 0.1], paragraph=2)
+    third = hit("Years later the ship was sold.", [0.4], paragraph=3)
+    ended = Flow(last=(first.passage.passage_id, 1), after=second.passage.passage_id, continues=True)
+    assert [dialog_step(ended, second.passage.passage_id, i) for i in (0, 1)] == [1, 2]
+    assert dialog_step(ended, third.passage.passage_id, 0) is None
+    _, citations = extract("What happened next?", [first, third, second], refuse_below=0.05, max_sentences=1, margin=0.0, flow=ended)
+    assert citations and citations[0].quote == "A storm came at noon."
+    # Without knowing what follows, the next passage is only one more passage.
+    assert dialog_step(Flow(last=(first.passage.passage_id, 1)), second.passage.passage_id, 0) is None
+
+
 def test_a_title_question_is_answered_by_the_sentence_giving_the_title() -> None:
     hits = [
         hit("Blinken told reporters on Wednesday that talks were possible. Blinken spoke for an hour.", [0.5, 0.4]),

@@ -75,6 +75,28 @@ def test_get_and_count(retriever: HybridRetriever) -> None:
     assert retriever.get("nope") is None
 
 
+def test_following_is_the_next_paragraph_of_the_same_document(retriever: HybridRetriever) -> None:
+    danube = retriever.retrieve("Danube Vienna", top_k=1)[0].passage
+    seine = retriever.following(danube.passage_id)
+    assert seine is not None and seine.text == "The Seine flows through Paris." and seine.source == danube.source
+    assert retriever.following(seine.passage_id) is None  # the document's last paragraph
+    assert retriever.following("nope") is None
+
+
+def test_hits_for_scores_given_passages_as_retrieval_would(retriever: HybridRetriever) -> None:
+    question = "Which river flows through Paris?"
+    qvec = retriever.embed_query(question)
+    retrieved = {h.passage.passage_id: h for h in retriever.retrieve(question, top_k=4, qvec=qvec)}
+    apples = next(h.passage for h in retrieved.values() if h.passage.text.startswith("Apples"))
+    seine = next(h.passage for h in retrieved.values() if h.passage.text.startswith("The Seine"))
+    given = retriever.hits_for([apples, seine], question, qvec)
+    assert [h.passage for h in given] == [apples, seine]  # in the order given
+    for h in given:
+        same = retrieved[h.passage.passage_id]
+        assert h.sentence_sims == pytest.approx(same.sentence_sims)
+        assert (h.dense, h.keyword, h.term_weights) == (pytest.approx(same.dense), pytest.approx(same.keyword), same.term_weights)
+
+
 def test_an_ingest_after_start_is_picked_up_without_a_restart(
     retriever: HybridRetriever, settings: Settings, ephemeral_client: Any, tmp_path: Path
 ) -> None:
