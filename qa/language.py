@@ -208,6 +208,23 @@ def is_question(text: str) -> bool:
     return "?" in text or _OPENS_QUESTION.match(text) is not None
 
 
+# "What is this article about?", "Summarize the document", "Give me an overview": the answer is how the document opens.
+_OVERVIEW = re.compile(
+    r"^\s*(?:(?:so\s+|and\s+)?what(?:['’]s|\s+is|\s+was)\s+(?:this|the|that)\s+(?:article|document|text|story|report|paper|file|page)\s+"
+    r"(?:mainly\s+|all\s+)?about"
+    r"|(?:please\s+)?(?:summari[sz]e|give\s+(?:me\s+)?(?:an?\s+)?(?:overview|summary|gist)\s+of)\s+(?:this|the|that)\s+"
+    r"(?:article|document|text|story|report|paper|file|page)"
+    r"|what(?:['’]s|\s+is)\s+the\s+(?:main\s+(?:point|idea|topic)|gist)\s+of\s+(?:this|the)\s+(?:article|document|text|story|report|paper))"
+    r"\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
+
+
+def asks_overview(question: str) -> bool:
+    """Return True when the question asks what the document as a whole is about ("What is this article about?")."""
+    return _OVERVIEW.match(question) is not None
+
+
 # --- small talk -------------------------------------------------------------------------
 
 _SMALL_TALK = re.compile(
@@ -255,6 +272,8 @@ FUNCTION_WORDS = frozenset({
     "really", "exactly", "much", "more", "less", "many", "few", "some", "any", "other", "others", "all", "both", "each",
     "most",
 })
+# The asker and the assistant: "Can you tell me more?" names nothing the documents are about.
+SPEAKERS = frozenset({"i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "you", "your", "yours", "yourself"})
 # Not names even when capitalised (sentence-initial function words, days, months).
 NOT_NAME_WORDS = FUNCTION_WORDS | frozenset(QUESTION_WORDS) | SPEECH_VERBS | frozenset({
     "a", "an", "the", "this", "that", "these", "those", "what", "who", "whom", "whose", "which", "when", "where",
@@ -357,12 +376,13 @@ def content_words(text: str) -> set[str]:
 
 
 _YES_NO = re.compile(r"^\s*(is|are|was|were|do|does|did|can|could|should|would|will|has|have|had)\b", re.IGNORECASE)
-_POINTING = FUNCTION_WORDS | PERSON_PRONOUNS | THING_PRONOUNS | DEMONSTRATIVES
+# Words that point at something or someone else, or join: they say nothing of what a question is about by themselves.
+POINTING = FUNCTION_WORDS | SPEAKERS | PERSON_PRONOUNS | THING_PRONOUNS | DEMONSTRATIVES
 
 
 def own_words(question: str) -> set[str]:
     """Return the words a question brings of its own: its content words less function words and pronouns."""
-    return content_words(question) - _POINTING
+    return content_words(question) - POINTING
 
 
 def is_elliptical(question: str) -> bool:

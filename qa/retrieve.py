@@ -207,6 +207,11 @@ class KeywordIndex:
             self._source_code[source] = code
         return code
 
+    @property
+    def document_count(self) -> int:
+        """Return how many documents have live passages."""
+        return sum(1 for n in self._doc_live.values() if n > 0)
+
     def document_mask(self, document_ids: Collection[str]) -> np.ndarray:
         """Return, per slot, whether its passage is live and in one of the documents; raise InputError naming an unknown id."""
         codes = [self._doc_code.get(d) for d in document_ids]
@@ -498,6 +503,11 @@ class _Pool:
     sentence_start: np.ndarray  # offset of each pooled slot's sentences in sentence_sims
 
 
+def _place(p: Passage) -> tuple[int, int]:
+    """Return where a passage lies in its document: page, then paragraph."""
+    return (p.page or 0, p.paragraph)
+
+
 def _zscore(x: np.ndarray) -> np.ndarray:
     std = float(x.std())
     return (x - float(x.mean())) / std if std > 1e-9 else np.zeros_like(x)
@@ -677,15 +687,35 @@ class HybridRetriever:
 
     def following(self, passage_id: str) -> Passage | None:
         """Return the passage that comes next in the same document (the next paragraph), None at its end or when unknown."""
+        here = self.get(passage_id)
+        if here is None:
+            return None
+        later = [p for p in self._in_order(document_key(here.source)) if _place(p) > _place(here)]
+        return later[0] if later else None
+
+    def opening(self, document: str | None = None) -> Passage | None:
+        """Return the first passage of a document (by id; None: of the only document there is), None when unknown."""
+        if document is None:
+            with self._lock:
+                kw = self._index.keyword
+                live = np.flatnonzero(kw.live_mask)
+                first = kw.passages[int(live[0])] if len(live) and kw.document_count == 1 else None
+            if first is None:
+                return None
+            document = document_key(first.source)
+        ordered = self._in_order(document)
+        return ordered[0] if ordered else None
+
+    def _in_order(self, document: str) -> list[Passage]:
+        """Return the indexed passages of a document (by id) in reading order ([] for an unknown one)."""
         with self._lock:
             kw = self._index.keyword
-            i = kw.by_id.get(passage_id)
-            here = None if i is None else kw.passages[i]
-            if here is None:
-                return None
-            rest = [kw.passages[int(s)] for s in np.flatnonzero(kw.document_mask([document_key(here.source)]))]
-        later = [p for p in rest if p is not None and (p.page or 0, p.paragraph) > (here.page or 0, here.paragraph)]
-        return min(later, key=lambda p: (p.page or 0, p.paragraph), default=None)
+            try:
+                slots = np.flatnonzero(kw.document_mask([document]))
+            except InputError:
+                return []
+            found = [kw.passages[int(s)] for s in slots]
+        return sorted((p for p in found if p is not None), key=_place)
 
     def hits_for(self, passages: Sequence[Passage], question: str, qvec: np.ndarray) -> list[Hit]:
         """Return the given indexed passages as hits for the question (similarities and keyword score), in the order given."""

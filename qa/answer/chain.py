@@ -16,10 +16,10 @@ from qa.answer.condense import Rewrite, Turn, rewrite
 from qa.answer.thread import Thread, ThreadTracker, destination, expand, prefer_document, prefer_thread
 from qa.config import LimitsSettings
 from qa.errors import InputError
-from qa.language import small_talk_reply
+from qa.language import asks_overview, small_talk_reply
 from qa.retrieve import HybridRetriever
 from qa.store import document_key
-from qa.types import MAX_DOCUMENT_FILTER, REFUSAL, Answer, Citation, Hit
+from qa.types import MAX_DOCUMENT_FILTER, REFUSAL, Answer, Citation, Hit, Passage
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,7 @@ class Step:
     rewrite: Rewrite | None = None
     standalone: str = ""  # exactly what was searched for
     hits: tuple[Hit, ...] = ()
+    opening: str = ""  # "What is this article about?": the passage the answered document opens with
 
     def timed(self, name: str, since: float, **changes: Any) -> Step:
         """Return the state with a stage's elapsed milliseconds added (and other fields changed)."""
@@ -142,7 +143,9 @@ class Step:
 
     @property
     def flow(self) -> Flow:
-        """Return where the dialog stands for this question."""
+        """Return where the dialog stands for this question (an overview reads the document from its start)."""
+        if self.opening:
+            return Flow(last=(self.opening, -1), continues=True, asked=self.question)
         return self.thread.flow(self.question)
 
 
@@ -233,7 +236,23 @@ class AnswerChain:
                 hits = prefer_document(deeper, moved, k)
         else:
             hits = self.retriever.retrieve(query, step.top_k, qvec=qvec, documents=step.documents)
-        return step.timed("retrieve", t, standalone=query, hits=tuple(hits))
+        opening = self._opening(step) if asks_overview(step.question) else None
+        if opening is not None:
+            # "What is this article about?" is answered by how the document opens, whatever else its words match.
+            hits = self.retriever.hits_for([opening], query, qvec)
+        return step.timed("retrieve", t, standalone=query, hits=tuple(hits), opening=opening.passage_id if opening else "")
+
+    def _opening(self, step: Step) -> Passage | None:
+        """Return the first passage of the document an overview question means: the thread's, the one chosen, or the only one."""
+        if step.thread.document:
+            document: str | None = document_key(step.thread.document)
+        elif step.documents is not None and len(step.documents) == 1:
+            document = step.documents[0]
+        else:
+            document = None  # the store's only document, if it has just one
+        if document is not None and step.documents is not None and document not in step.documents:
+            return None
+        return self.retriever.opening(document)
 
     def _continuing(self, step: Step, query: str, qvec: Any, hits: list[Hit], k: int) -> list[Hit]:
         """Return the hits led by the last answer's passage and the one after it, for "what happened next?", "tell me more".
@@ -288,7 +307,7 @@ class AnswerChain:
         """Return the answerer's draft for the step's question over the given hits (following the dialog when it can)."""
         if step.small_talk:
             return Draft(text=small_talk_reply(step.question), citations=())
-        if step.history and isinstance(self.answerer, FollowsDialog):
+        if (step.history or step.opening) and isinstance(self.answerer, FollowsDialog):
             return self.answerer.answer_in_dialog(step.standalone, hits, step.flow)
         return self.answerer.answer(step.standalone, hits)
 
@@ -310,7 +329,7 @@ class AnswerChain:
         inputs = {"question": question, "history": list(history), "top_k": top_k, "documents": documents}
         step = self.prepare.invoke(inputs)
         t = time.perf_counter()
-        if step.small_talk or (step.history and isinstance(self.answerer, FollowsDialog)):
+        if step.small_talk or ((step.history or step.opening) and isinstance(self.answerer, FollowsDialog)):
             draft = self.answer_hits(step, step.hits)
             for i, c in enumerate(draft.citations):
                 yield ("" if i == 0 else " ") + f"{c.quote} [{c.n}]"

@@ -27,6 +27,7 @@ from qa.answer.condense import Rewrite, Turn
 from qa.language import (
     DEMONSTRATIVES,
     PERSON_PRONOUNS,
+    SPEAKERS,
     THING_PRONOUNS,
     content_words,
     is_small_talk,
@@ -54,8 +55,9 @@ GIVEN_SHARE = 0.8  # share of a sentence's words an answer must show for the sen
 EXPANSION_WORDS = 8
 EXPANSION_TURNS = 2
 RECENT_TURNS = 6  # assistant turns whose quoted passages are looked up
-# Words that point back ("he", "else") say nothing of the thread by themselves: never expansion words.
-_POINTING = PERSON_PRONOUNS | THING_PRONOUNS | DEMONSTRATIVES | {"else", "other", "another"}
+# Words that point at someone or something ("he", "this", "else") or at the speakers ("me", "you") say nothing of the
+# thread by themselves. Other function words stay: "after", "before", "again" still tell the search something.
+_NO_EXPANSION = PERSON_PRONOUNS | THING_PRONOUNS | DEMONSTRATIVES | SPEAKERS | {"else", "other", "another"}
 # Share of a question's term weight (idf) that another document's title must carry, and the thread's document
 # lack, for the question to have moved there ("Why did his brothers commit suicide?" beside a title
 # "…: brothers' suicides"); fitted on conv_dev's topic switches against its follow-ups.
@@ -229,7 +231,7 @@ def expand(rewrite: Rewrite, thread: Thread) -> str:
     if not rewrite.unsure or not thread.last_question:
         return rewrite.question
     have = content_words(rewrite.question)
-    stop = set(stopwords()) | _POINTING
+    stop = set(stopwords()) | _NO_EXPANSION
     words = dict.fromkeys(re.findall(r"[\w’'-]+", thread.last_question))
     extra = [w for w in words if w.lower() not in have and w.lower() not in stop and len(w) > 1]
     if not extra:

@@ -93,3 +93,23 @@ def test_tell_me_more_reads_on_through_the_paragraph_and_into_the_next_one(seed_
         history += _said("Tell me more", more)
     else:
         pytest.fail("never reached the next paragraph")
+
+
+def test_what_is_this_article_about_is_answered_by_how_it_opens(seed_runtime: Runtime) -> None:
+    about = seed_runtime.chain.ask("What is this article about?")
+    assert not about.refused and (about.citations[0].paragraph, about.citations[0].start) == (1, 0)
+    streamed = list(seed_runtime.chain.stream("Summarize the article"))  # the web chat's path
+    assert streamed[-1].citations[0].quote == about.citations[0].quote
+
+
+def test_an_overview_means_the_threads_document_or_the_one_chosen(two_documents: Runtime) -> None:
+    from qa.store import document_key
+
+    history = _thread(two_documents, "When did Hartson join Luton Town?")
+    about = two_documents.chain.ask("What is this article about?", history)
+    assert about.citations[0].quote.startswith("Hartson began his career at Luton Town")
+    chosen = two_documents.chain.ask("Summarize the document", documents=[document_key("wittgenstein")])
+    assert chosen.citations[0].quote.startswith("Three of the five Wittgenstein brothers")
+    # Two documents and no thread: nothing says which one is meant, so the question is searched as asked.
+    alone = two_documents.chain.ask("What is this article about?")
+    assert [h.passage.passage_id for h in alone.passages] != [about.passages[0].passage.passage_id]

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from qa.language import (
+    asks_overview,
     describes,
     expected_answer,
     gives_title,
@@ -61,6 +62,23 @@ def test_gives_title(sentence: str, name: str, titled: bool) -> None:
 )
 def test_describes_says_what_the_person_is(sentence: str, described: bool) -> None:
     assert describes(sentence, "Wang Yi") is described
+
+
+@pytest.mark.parametrize(
+    "question, overview",
+    [
+        pytest.param("What is this article about?", True, id="article-about"),
+        pytest.param("what's the document about", True, id="lower-case-contraction"),
+        pytest.param("Summarize the report.", True, id="summarize"),
+        pytest.param("Give me an overview of this document", True, id="overview"),
+        pytest.param("What is the main point of the article?", True, id="main-point"),
+        pytest.param("Who is the article about?", False, id="who-asks-for-a-name"),
+        pytest.param("What is the location that is the focus of the article?", False, id="a-detail"),
+        pytest.param("What is the article about Blinken about?", False, id="not-the-whole"),
+    ],
+)
+def test_asks_overview(question: str, overview: bool) -> None:
+    assert asks_overview(question) is overview
 
 
 def test_who_is_takes_one_name_only() -> None:

@@ -83,6 +83,17 @@ def test_following_is_the_next_paragraph_of_the_same_document(retriever: HybridR
     assert retriever.following("nope") is None
 
 
+def test_opening_is_a_documents_first_paragraph_or_none_when_several_could_be_meant(retriever: HybridRetriever) -> None:
+    from qa.store import document_key
+
+    assert retriever.opening(document_key("fruit.txt")).text == "Bananas are yellow and grow in warm places."  # type: ignore[union-attr]
+    assert retriever.opening(document_key("gone.txt")) is None
+    assert retriever.opening() is None  # two documents: which one?
+    fruit = [h.passage.passage_id for h in retriever.retrieve("bananas apples", top_k=4) if h.passage.source == "fruit.txt"]
+    retriever.apply_change([], fruit)
+    assert retriever.opening().source == "rivers.txt"  # type: ignore[union-attr]
+
+
 def test_hits_for_scores_given_passages_as_retrieval_would(retriever: HybridRetriever) -> None:
     question = "Which river flows through Paris?"
     qvec = retriever.embed_query(question)
