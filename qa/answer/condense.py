@@ -162,6 +162,9 @@ class Context:
     topic_is_person: bool | None = None  # None: unknown (no passage to tell from)
     said_person: bool = False  # the user has said "he" or "she" in this thread
     person_referent: str = ""  # what the last "he"/"she" meant
+    person_gender: str = ""  # "he" or "she": which of the two ``person_referent`` was meant by
+    meant_by: tuple[tuple[str, str], ...] = ()  # ("he" | "she", whom it meant), the latest for each
+    introduced: tuple[str, ...] = ()  # the people the last answer to a "who" question named, nearest its words first
     thing_referent: str = ""  # what the last "it"/"they" meant
     prev_said_person: bool = False  # the previous question itself said "he", "his", "she" ...
 
@@ -174,12 +177,23 @@ def _plural(name: str) -> bool:
     return " and " in name or name.endswith("s")
 
 
-def _person(c: Context) -> str | None:
+def _gender(word: str) -> str:
+    return "he" if _MALE.fullmatch(word) else "she" if _FEMALE.fullmatch(word) else ""
+
+
+def _person(c: Context, word: str = "") -> str | None:
     if _ASKS_WHOSE_NAME.search(c.prev_question) and c.prev_answer:
         # "What's her name?" "Heather Neroy": the answer is who "she" is.
         answered = names(c.prev_answer)
         if answered:
             return answered[0][1]
+    if c.person_referent and c.person_gender and _gender(word) not in ("", c.person_gender):
+        # "Who did she marry?" "Pierre Curie." "When did he die?": "he" is not whom "she" meant.
+        earlier = dict(c.meant_by).get(_gender(word))
+        if earlier:
+            return earlier  # "she" means again whom it meant before "he" came in
+        others = [n for n in c.introduced if n not in c.person_referent and c.person_referent not in n]
+        return others[0] if others else None
     if (asked := who_is(c.prev_question)) is not None:
         return asked  # "Who is Wang Yi?": the answer is about him, whatever other names it gives
     # "Who was his father?" keeps "he" on the thread's person; "Who is the ambassador?" introduces a new one.
@@ -252,7 +266,7 @@ def resolve(question: str, c: Context) -> tuple[Rewrite, str]:
         return Rewrite(question), ""
     if match and not (match.group(0).lower() == "it" and _DUMMY_IT.search(question)):
         word = match.group(0).lower()
-        referent = _person(c) if word in PERSON_PRONOUNS else _thing(word, c)
+        referent = _person(c, word) if word in PERSON_PRONOUNS else _thing(word, c)
         if referent and _mentions(question, referent):
             return Rewrite(question, refers=True), referent
         if referent:
@@ -298,19 +312,27 @@ def rewrite(question: str, history: Sequence[Turn], topic: str = "", topic_is_pe
             chatting = is_small_talk(text)
             if chatting:
                 continue
-            person, thing = "", ""
+            person, thing, gender = "", "", c.person_gender
             if c.prev_question:
                 m = _PRONOUN.search(text)
                 resolved, meant = resolve(text, c)
                 text = resolved.question
                 if m and meant:
-                    person, thing = (meant, c.thing_referent) if m.group(0).lower() in PERSON_PRONOUNS else (c.person_referent, meant)
+                    word = m.group(0).lower()
+                    if word in PERSON_PRONOUNS:
+                        person, thing, gender = meant, c.thing_referent, _gender(word)
+                    else:
+                        person, thing = c.person_referent, meant
             c = replace(
                 c, prev_question=text, prev_answer="", person_referent=person or c.person_referent, thing_referent=thing,
-                prev_said_person=_PERSON.search(turn.content) is not None,
+                person_gender=gender, prev_said_person=_PERSON.search(turn.content) is not None,
+                meant_by=tuple({**dict(c.meant_by), gender: person}.items()) if person and gender else c.meant_by,
             )
         elif turn.role == "assistant" and not chatting:
-            c = replace(c, prev_answer=_CITATION_MARK.sub("", turn.content))
+            said = _CITATION_MARK.sub("", turn.content)
+            c = replace(c, prev_answer=said)
+            if _WHO_Q.match(c.prev_question):
+                c = replace(c, introduced=tuple(n for n in _answer_names(c.prev_question, said) if not _said_with_the(n, said)))
     if not c.prev_question or not is_question(question):
         return Rewrite(question)
     return resolve(question, c)[0]

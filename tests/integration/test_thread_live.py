@@ -113,3 +113,27 @@ def test_an_overview_means_the_threads_document_or_the_one_chosen(two_documents:
     # Two documents and no thread: nothing says which one is meant, so the question is searched as asked.
     alone = two_documents.chain.ask("What is this article about?")
     assert [h.passage.passage_id for h in alone.passages] != [about.passages[0].passage.passage_id]
+
+
+KETTLE = Document(
+    source="kettle.md",
+    text=(
+        "# KX-200 Electric Kettle: User Guide\n\n"
+        "The KX-200 boils up to 1.7 litres of water and switches off by itself when the water boils.\n\n"
+        "## Safety\n\n"
+        "Do not immerse the kettle or its base in water. If the kettle is operated empty, the boil-dry protection "
+        "switches it off; let it cool for 10 minutes before refilling.\n\n"
+        "## Warranty\n\n"
+        "The KX-200 has a two-year warranty from the date of purchase. The warranty does not cover damage caused by limescale."
+    ),
+)
+
+
+def test_a_follow_up_in_a_section_of_a_longer_document_is_answered_from_that_section(
+    runtime_over: Callable[[str, list[Document]], Runtime],
+) -> None:
+    rt = runtime_over("kettle-store", [KETTLE, HARTSON])
+    first = rt.chain.ask("Can I put the base in water?")
+    assert first.citations and first.citations[0].quote.startswith("Do not immerse")
+    follow = rt.chain.ask("What if it runs dry?", _said("Can I put the base in water?", first))
+    assert "boil-dry protection" in follow.answer

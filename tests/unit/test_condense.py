@@ -188,6 +188,18 @@ TRICKY = [
         "What is his job title?", "", "What is Antony Blinken’s job title?", id="the-reply-to-small-talk-is-no-answer",
     ),
     pytest.param(
+        conv(("Where was she born?", "Warsaw"), ("Who did she marry?", "In 1895 she married the French physicist Pierre Curie. [1]")),
+        "When did he die?", "Marie Curie", "When did Pierre Curie die?", id="he-after-she-is-the-man-the-answer-named",
+    ),
+    pytest.param(
+        conv(("Where was she born?", "Warsaw"), ("Who did she marry?", "Pierre Curie. [1]"), ("When did he die?", "In 1906. [1]")),
+        "What did she win?", "Marie Curie", "What did Marie Curie win?", id="she-after-he-is-whom-she-meant-before",
+    ),
+    pytest.param(
+        conv(("Where was she born?", "Warsaw"), ("What did she study?", "Physics. [1]")),
+        "When did he die?", "Marie Curie", "When did he die?", id="he-after-she-with-no-man-named-is-not-guessed",
+    ),
+    pytest.param(
         conv(("What is its capital?", "Lublin")), "How many people live in the area?", "Lublin Voivodeship",
         "How many people live in the area (Lublin Voivodeship)?", id="the-area-is-the-topics",
     ),
