@@ -220,11 +220,13 @@ def sentence_features(question: str, hits: Sequence[Hit]) -> list[tuple[Hit, int
     rows: list[tuple[Hit, int, int, tuple[float, ...]]] = []
     for rank, hit in enumerate(hits):
         p = hit.passage
-        known = asked | set(terms(p.heading))  # the question's own words and the title the passage is about
+        heading = set(terms(p.heading))
+        known = asked | heading  # the question's own words and the title the passage is about
         # The people and places a paragraph names are what its other sentences talk about
-        # ("... Zhang said. 'We call on all parties ...'"): count them for every sentence.
-        named = _named_terms(question, p.text)
-        p_cov = weighted_coverage(weights, set(terms(p.heading + " " + p.text)) | named)
+        # ("... Zhang said. 'We call on all parties ...'"): count them for every sentence, and so the heading
+        # the paragraph is under ("Before first use": "Fill the kettle …, boil the water and pour it away.").
+        named = _named_terms(question, p.text) | heading
+        p_cov = weighted_coverage(weights, set(terms(p.text)) | named)
         for k, (s, e) in enumerate(p.sentences):
             sentence = p.text[s:e]
             s_terms = set(terms(sentence))

@@ -184,6 +184,15 @@ def test_a_title_question_is_answered_by_the_sentence_giving_the_title() -> None
     assert citations and "Secretary of State" in citations[0].quote
 
 
+def test_a_sentence_covers_the_words_of_the_heading_it_is_under() -> None:
+    text = "Fill the kettle to the top mark and pour the water away."
+    under = Passage(passage_id("k.md", 2, text), "k.md", 2, text, "Before first use", sentence_spans(text))
+    other = hit("Use the kettle for water only, never for milk.", [0.3], source="k.md", paragraph=3)
+    ranked = rank_sentences("What should I do before first use?", [other, Hit(under, score=1.0, sentence_sims=(0.2,))])
+    assert ranked[0].hit.passage.heading == "Before first use"
+    assert ranked[0].features[SENTENCE_FEATURES.index("sentence_coverage")] == pytest.approx(1.0)
+
+
 def test_who_is_a_person_is_answered_by_the_sentence_saying_what_the_person_is() -> None:
     hits = [
         hit("Wang Yi's team hinted at support for Moscow in the hours after Wang Yi spoke.", [0.5]),
