@@ -16,7 +16,7 @@ export ANONYMIZED_TELEMETRY := False
 EVAL ?= ../shared/eval
 # Floors a little under what we measure (README, "Quality"): a regression guard, not a target.
 SEED_FLOORS  := --min recall@5=0.85 --min answer_accuracy=0.75 --min citation_precision=1.0 --min refusal_rate=1.0
-CONV_FLOORS  := --min answer_right=0.58 --min doc_cited=0.89 --min pronoun_right=0.56 --min switch_reached=0.77 \
+CONV_FLOORS  := --min answer_right=0.59 --min doc_cited=0.90 --min pronoun_right=0.57 --min switch_reached=0.77 \
                 --min unanswerable_refused=0.26
 CANARD_FLOORS := --min rewrite_f1=0.78
 OOD_FLOORS   := --min out_of_document_refused=0.92 --max false_refusals=0.03

@@ -192,12 +192,16 @@ def _person(c: Context, word: str = "") -> str | None:
         earlier = dict(c.meant_by).get(_gender(word))
         if earlier:
             return earlier  # "she" means again whom it meant before "he" came in
+        if c.topic and c.topic_is_person is not False and c.topic != c.person_referent:
+            return c.topic  # "Who was Pierre Curie?" … "When did she win?" in a document about Marie Curie
         others = [n for n in c.introduced if n not in c.person_referent and c.person_referent not in n]
         return others[0] if others else None
-    if (asked := who_is(c.prev_question)) is not None:
+    asked = who_is(c.prev_question)
+    if asked is not None and not dict(c.meant_by).get(_gender(word)):
         return asked  # "Who is Wang Yi?": the answer is about him, whatever other names it gives
-    # "Who was his father?" keeps "he" on the thread's person; "Who is the ambassador?" introduces a new one.
-    if _WHO_Q.match(c.prev_question) and c.prev_answer and not c.prev_said_person:
+    # "Who was his father?" keeps "he" on the thread's person; "Who is the ambassador?" introduces a new one
+    # ("Who was Sue?" does not: its answer says what Sue was).
+    if _WHO_Q.match(c.prev_question) and asked is None and c.prev_answer and not c.prev_said_person:
         # "The Cardinals", "the United Nations": a name said with "the" is a group or a place, not a "he" or "she".
         introduced = [n for n in _answer_names(c.prev_question, c.prev_answer) if not _said_with_the(n, c.prev_answer)]
         if introduced:
@@ -331,7 +335,9 @@ def rewrite(question: str, history: Sequence[Turn], topic: str = "", topic_is_pe
         elif turn.role == "assistant" and not chatting:
             said = _CITATION_MARK.sub("", turn.content)
             c = replace(c, prev_answer=said)
-            if _WHO_Q.match(c.prev_question):
+            if (asked := who_is(c.prev_question)) is not None:
+                c = replace(c, introduced=(asked,))  # "Who was Sue?": Sue, not a name the answer gave beside her
+            elif _WHO_Q.match(c.prev_question):  # "Who did she marry?": whom the answer introduces
                 c = replace(c, introduced=tuple(n for n in _answer_names(c.prev_question, said) if not _said_with_the(n, said)))
     if not c.prev_question or not is_question(question):
         return Rewrite(question)

@@ -196,6 +196,21 @@ TRICKY = [
         "What did she win?", "Marie Curie", "What did Marie Curie win?", id="she-after-he-is-whom-she-meant-before",
     ),
     pytest.param(
+        conv(("Who was Pierre Curie?", "In 1903 she shared the Nobel Prize with Pierre Curie and Henri Becquerel. [1]"),
+             ("What did he discover?", "Polonium. [1]")),
+        "When did she win?", "Marie Curie", "When did Marie Curie win?", id="she-after-he-is-the-topic-not-a-name-the-answer-gave",
+    ),
+    pytest.param(
+        conv(("What was his personal life like?", "Smith was ill."), ("Did he seek help?", "Smith entered a clinic."),
+             ("Who was Ann?", "Smith is married to former agent Ann Lee.")),
+        "When did he marry?", "Tom Smith", "When did Tom Smith marry?", id="he-stays-after-who-was-someone-else",
+    ),
+    pytest.param(
+        conv(("What was his personal life like?", "Smith was ill."), ("Did he seek help?", "Smith entered a clinic."),
+             ("Who was Ann?", "Smith is married to former agent Ann Lee."), ("When did he marry?", "In 1995.")),
+        "Did she recover?", "Tom Smith", "Did Ann recover?", id="she-after-he-is-who-was-asked-about",
+    ),
+    pytest.param(
         conv(("Where was she born?", "Warsaw"), ("What did she study?", "Physics. [1]")),
         "When did he die?", "Marie Curie", "When did he die?", id="he-after-she-with-no-man-named-is-not-guessed",
     ),
