@@ -165,6 +165,7 @@ class Context:
     person_gender: str = ""  # "he" or "she": which of the two ``person_referent`` was meant by
     meant_by: tuple[tuple[str, str], ...] = ()  # ("he" | "she", whom it meant), the latest for each
     introduced: tuple[str, ...] = ()  # the people the last answer to a "who" question named, nearest its words first
+    last_named: str = ""  # the subject (first name) of the latest question that named one
     thing_referent: str = ""  # what the last "it"/"they" meant
     prev_said_person: bool = False  # the previous question itself said "he", "his", "she" ...
 
@@ -212,9 +213,10 @@ def _person(c: Context, word: str = "") -> str | None:
         return c.person_referent  # "he" goes on meaning whom it meant in the last question
     if c.topic and c.topic_is_person is not False:
         return c.topic
-    # The first name of a question is its subject: "What did Wang Yi tell Blinken?" is about Wang Yi.
+    # The first name of a question is its subject: "What did Wang Yi tell Blinken?" is about Wang Yi; after
+    # "What did Zhang Jun say?" "When?", "What is his position?" is still about Zhang Jun.
     named = names(c.prev_question)
-    return named[0][1] if named else None
+    return named[0][1] if named else c.last_named or None
 
 
 def _thing(word: str, c: Context) -> str | None:
@@ -327,8 +329,10 @@ def rewrite(question: str, history: Sequence[Turn], topic: str = "", topic_is_pe
                         person, thing, gender = meant, c.thing_referent, _gender(word)
                     else:
                         person, thing = c.person_referent, meant
+            named = names(text)
             c = replace(
                 c, prev_question=text, prev_answer="", person_referent=person or c.person_referent, thing_referent=thing,
+                last_named=named[0][1] if named else c.last_named,
                 person_gender=gender, prev_said_person=_PERSON.search(turn.content) is not None,
                 meant_by=tuple({**dict(c.meant_by), gender: person}.items()) if person and gender else c.meant_by,
             )

@@ -211,6 +211,10 @@ TRICKY = [
         "Did she recover?", "Tom Smith", "Did Ann recover?", id="she-after-he-is-who-was-asked-about",
     ),
     pytest.param(
+        conv(("What did Zhang Jun say?", "“The Olympics are around the corner,” he said. [1]"), ("When?", "On Tuesday. [1]")),
+        "What is his position?", "", "What is Zhang Jun’s position?", id="his-after-an-ellipsis-is-the-last-named-subject",
+    ),
+    pytest.param(
         conv(("Where was she born?", "Warsaw"), ("What did she study?", "Physics. [1]")),
         "When did he die?", "Marie Curie", "When did he die?", id="he-after-she-with-no-man-named-is-not-guessed",
     ),
