@@ -452,7 +452,8 @@ _CARDINALS = (
 _NUMBER_INSTANCE = re.compile(r"\d[\d,.]*|\b(?:" + "|".join(_CARDINALS) + r")\b", re.IGNORECASE)
 _TIME_UNITS = r"(?:seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|decades?|centur(?:y|ies)|lifetime|while)"
 _DURATION_INSTANCE = re.compile(
-    r"\b(?:a|an|one|few|several|many|\d[\d,.]*|" + "|".join(_CARDINALS) + r")\s+(?:\w+\s+)?" + _TIME_UNITS + r"\b|"
+    # "three years", "a few more days", and hyphenated before a noun: "a two-year warranty", "a 10-minute walk".
+    r"\b(?:a|an|one|few|several|many|\d[\d,.]*|" + "|".join(_CARDINALS) + r")(?:\s+(?:\w+\s+)?|-)" + _TIME_UNITS + r"\b|"
     r"\b(?:until|till|since|for)\s+(?:" + _YEAR + r"|[A-Z]\w+)",
     re.IGNORECASE,
 )

@@ -142,6 +142,8 @@ def test_expected_answer(question: str, kind: str | None) -> None:
         pytest.param("number", "Many forces suffer from corruption.", "", False, id="many-is-no-number"),
         pytest.param("duration", "It was fully an hour after they left.", "", True, id="an-hour"),
         pytest.param("duration", "They crossed the chasm.", "", False, id="no-duration"),
+        pytest.param("duration", "The kettle has a two-year warranty.", "", True, id="hyphenated-before-a-noun"),
+        pytest.param("duration", "It was a one-sided game.", "", False, id="hyphenated-no-time-unit"),
         pytest.param("person", "Jane Austen lived in Bath.", "Bath", True, id="person-name"),
         pytest.param("person", "Despite a career, he worked.", "", False, id="sentence-opening-word"),
     ],
