@@ -223,10 +223,9 @@ def _thing(word: str, c: Context) -> str | None:
     if c.thing_referent:
         return c.thing_referent  # "its" goes on meaning what it meant in the last question
     plural = word in ("they", "them", "their", "theirs", "themselves")
-    defined = _DEFINES.match(c.prev_question)
-    if defined and not plural and not _mentions(defined.group(1), c.topic or "-"):
-        if (named := named_alone(_DEFINES, c.prev_question)) is not None:
-            return named  # "What is Excelsior?" ... "How many poems does it include?"
+    defined = None if plural else named_alone(_DEFINES, c.prev_question)
+    if defined is not None and not _mentions(defined, c.topic or "-"):
+        return defined  # "What is Excelsior?" ... "How many poems does it include?"
     short = _short_name_answer(c.prev_answer)
     if short and (_THING_Q.match(c.prev_question) or _WHO_Q.match(c.prev_question)) and (not plural or _plural(short)):
         return short
