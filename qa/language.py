@@ -309,12 +309,18 @@ def _trim_name(span: str) -> str:
 
 def names(text: str) -> list[tuple[int, str]]:
     """Return (offset, name) of the capitalised word runs that look like names, in order, without possessive endings."""
+    return list(_names(text))
+
+
+# A conversation's earlier questions and answers are read again at every turn: their names are found once.
+@lru_cache(maxsize=8192)
+def _names(text: str) -> tuple[tuple[int, str], ...]:
     out = []
     for m in _CAP_RUN.finditer(text):
         name = _trim_name(m.group(0))
         if name and any(c.isupper() for c in name):
             out.append((m.start() + m.group(0).find(name.split()[0]), name))
-    return out
+    return tuple(out)
 
 
 _TITLE_SPLIT = re.compile(r"\s*(?::|\(|,|—| - )\s*")
