@@ -30,9 +30,13 @@ from qa.language import (
     SPEAKERS,
     THING_PRONOUNS,
     content_words,
+    expected_answer,
+    holds_new_answer,
+    is_elliptical,
     is_small_talk,
     names,
     stopwords,
+    terms,
     tokenize,
 )
 from qa.retrieve import HybridRetriever
@@ -55,6 +59,7 @@ GIVEN_SHARE = 0.8  # share of a sentence's words an answer must show for the sen
 EXPANSION_WORDS = 8
 EXPANSION_TURNS = 2
 RECENT_TURNS = 6  # assistant turns whose quoted passages are looked up
+DETAIL_KINDS = frozenset({"time", "number", "duration", "place"})  # what "When?", "How often?", "Where?" ask of the last answer
 # Words that point at someone or something ("he", "this", "else") or at the speakers ("me", "you") say nothing of the
 # thread by themselves. Other function words stay: "after", "before", "again" still tell the search something.
 _NO_EXPANSION = PERSON_PRONOUNS | THING_PRONOUNS | DEMONSTRATIVES | SPEAKERS | {"else", "other", "another"}
@@ -111,10 +116,21 @@ class Thread:
         """Return where the dialog stands for this question."""
         given = frozenset((q.passage.passage_id, i) for q in self.quoted for i in q.shown)
         last = (self.quoted[-1].passage.passage_id, max(self.quoted[-1].sentences)) if self.quoted else None
+        if last is not None and last in given and _asks_a_detail_of(question, self.quoted[-1].passage, last[1]):
+            given = given - {last}  # "How often?" after "Descale it once a month: …": the answer was in it
         return Flow(
             given=given, last=last, after=self.following or None, continues=_CONTINUES.search(question) is not None,
             again=_AGAIN.search(question) is not None, asked=question,
         )
+
+
+def _asks_a_detail_of(question: str, passage: Passage, index: int) -> bool:
+    """Return True when an elliptical question asks for a time, number, duration or place that the sentence holds."""
+    kind = expected_answer(question)
+    if kind not in DETAIL_KINDS or not is_elliptical(question.split("?", 1)[0]):
+        return False
+    start, end = passage.sentences[index]
+    return holds_new_answer(kind, passage.text[start:end], set(terms(question)))
 
 
 def asked_in_thread(history: Sequence[Turn]) -> list[str]:

@@ -93,6 +93,13 @@ def test_expansion_words_come_from_questions_not_small_talk_nor_pointing_words()
     assert expand(Rewrite("And when?", unsure=True), thread) == "And when? about Bath Abbey"
 
 
+def test_an_elliptical_question_may_ask_a_detail_of_the_sentence_just_shown() -> None:
+    abbey = Thread((Quoted(BATH, (1,), (1,)),), last_question="What was founded there?")  # "…founded in the 7th century."
+    assert (BATH.passage_id, 1) not in abbey.flow("When?").given  # its time is in the sentence shown
+    assert (BATH.passage_id, 1) in abbey.flow("Who founded it?").given  # a person it does not name
+    assert (BATH.passage_id, 1) in abbey.flow("Where?").given  # the sentence gives no place
+
+
 def test_flow_marks_quoted_sentences_and_continuations() -> None:
     flow = THREAD.flow("What happened next?")
     assert flow.continues and flow.last == (BATH.passage_id, 0)
