@@ -59,6 +59,7 @@ GIVEN_SHARE = 0.8  # share of a sentence's words an answer must show for the sen
 EXPANSION_WORDS = 8
 EXPANSION_TURNS = 2
 RECENT_TURNS = 6  # assistant turns whose quoted passages are looked up
+_BARE_HOW = re.compile(r"^\s*(?:and\s+)?how\s*$", re.IGNORECASE)
 DETAIL_KINDS = frozenset({"time", "number", "duration", "place"})  # what "When?", "How often?", "Where?" ask of the last answer
 # Words that point at someone or something ("he", "this", "else") or at the speakers ("me", "you") say nothing of the
 # thread by themselves. Other function words stay: "after", "before", "again" still tell the search something.
@@ -126,8 +127,13 @@ class Thread:
 
 def _asks_a_detail_of(question: str, passage: Passage, index: int) -> bool:
     """Return True when an elliptical question asks for a time, number, duration or place that the sentence holds."""
+    asked = question.split("?", 1)[0]
     kind = expected_answer(question)
-    if kind not in DETAIL_KINDS or not is_elliptical(question.split("?", 1)[0]):
+    if not is_elliptical(asked):
+        return False
+    if _BARE_HOW.match(asked):
+        return True  # "How?" after "Pierre died in a street accident …": the manner is told where the event is
+    if kind not in DETAIL_KINDS:
         return False
     start, end = passage.sentences[index]
     return holds_new_answer(kind, passage.text[start:end], set(terms(question)))

@@ -98,6 +98,7 @@ def test_an_elliptical_question_may_ask_a_detail_of_the_sentence_just_shown() ->
     assert (BATH.passage_id, 1) not in abbey.flow("When?").given  # its time is in the sentence shown
     assert (BATH.passage_id, 1) in abbey.flow("Who founded it?").given  # a person it does not name
     assert (BATH.passage_id, 1) in abbey.flow("Where?").given  # the sentence gives no place
+    assert (BATH.passage_id, 1) not in abbey.flow("How?").given  # the manner is told where the event is
 
 
 def test_flow_marks_quoted_sentences_and_continuations() -> None:
