@@ -62,6 +62,10 @@ _LEANS_ON_THREAD = re.compile(
 _FRAGMENT = re.compile(
     r"^\s*(in|from|for|to|by|with|at|on|since|until|during|after|before)\s+(what|which|whom|how|when|where)\b", re.IGNORECASE
 )
+# "And Marie?", "What about Putin?": the last question again, about someone else.
+_ASKED_INSTEAD = re.compile(
+    r"^\s*(?:and\s+(?:what\s+about\s+|how\s+about\s+)?|what\s+about\s+|how\s+about\s+)([^?]+?)\s*\??\s*$", re.IGNORECASE
+)
 _ELLIPTIC_START = re.compile(r"^\s*(and|what about|how about|and what about|what of|what else|anything else)\b", re.IGNORECASE)
 _HER_OBJECT = re.compile(
     r"\s+(to|about|for|from|with|in|on|at|that|and|or|as|by|when|after|before|if|because)\b|\s*[?.!,]|\s*$", re.IGNORECASE
@@ -166,6 +170,7 @@ class Context:
     meant_by: tuple[tuple[str, str], ...] = ()  # ("he" | "she", whom it meant), the latest for each
     introduced: tuple[str, ...] = ()  # the people the last answer to a "who" question named, nearest its words first
     last_named: str = ""  # the subject (first name) of the latest question that named one
+    subject_question: str = ""  # the latest question that named someone or something of its own (no topic put beside it)
     thing_referent: str = ""  # what the last "it"/"they" meant
     prev_said_person: bool = False  # the previous question itself said "he", "his", "she" ...
 
@@ -262,6 +267,8 @@ def _mentions(question: str, referent: str) -> bool:
 
 def resolve(question: str, c: Context) -> tuple[Rewrite, str]:
     """Return the question with its first pronoun resolved in context, and what the pronoun was taken to mean."""
+    if (instead := _asked_instead(question, c.subject_question)) is not None:
+        return Rewrite(instead), ""
     match = _PRONOUN.search(question)
     if match and _MALE.search(question) and _FEMALE.search(question):
         # "Where did she meet him?": two people, and no rule here knows which name is which.
@@ -290,6 +297,25 @@ def resolve(question: str, c: Context) -> tuple[Rewrite, str]:
         # something ("another city of the USSR") stands alone.
         return _with_topic(question, c) or Rewrite(question), ""
     return Rewrite(question, unsure=unsure, refers=unsure), ""
+
+
+def _resolved_beside(question: str) -> bool:
+    """Return True when a rewrite put the thread's topic beside the question ("Any sisters (Walter Scott)?")."""
+    return question.endswith(")?") and "(" in question
+
+
+def _asked_instead(question: str, previous: str) -> str | None:
+    """Return the previous question about another subject: "Where did Pierre die?" "And Marie?" -> "Where did Marie die?".
+
+    Only when the previous question names one subject: after "When did Russia invade Ukraine?", "What about
+    Georgia?" could replace either name.
+    """
+    other = named_alone(_ASKED_INSTEAD, question)
+    subjects = names(previous)
+    if other is None or len(subjects) != 1 or subjects[0][1] == other:
+        return None
+    offset, subject = subjects[0]
+    return previous[:offset] + other + previous[offset + len(subject) :]
 
 
 def _with_topic(question: str, c: Context) -> Rewrite | None:
@@ -332,6 +358,7 @@ def rewrite(question: str, history: Sequence[Turn], topic: str = "", topic_is_pe
             c = replace(
                 c, prev_question=text, prev_answer="", person_referent=person or c.person_referent, thing_referent=thing,
                 last_named=named[0][1] if named else c.last_named,
+                subject_question=text if named and not _resolved_beside(text) else c.subject_question,
                 person_gender=gender, prev_said_person=_PERSON.search(turn.content) is not None,
                 meant_by=tuple({**dict(c.meant_by), gender: person}.items()) if person and gender else c.meant_by,
             )

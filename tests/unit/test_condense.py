@@ -58,8 +58,8 @@ def conv(*pairs: tuple[str, str]) -> list[Turn]:
         pytest.param(
             conv(("What did Blinken say on Wednesday?", "Things. [1]")),
             "And Stoltenberg?",
-            "And Stoltenberg?",
-            id="elliptic-follow-up-left-to-expansion",
+            "What did Stoltenberg say on Wednesday?",
+            id="and-someone-else-asks-the-question-again",
         ),
     ],
 )
@@ -213,6 +213,15 @@ TRICKY = [
     pytest.param(
         conv(("What did Zhang Jun say?", "“The Olympics are around the corner,” he said. [1]"), ("When?", "On Tuesday. [1]")),
         "What is his position?", "", "What is Zhang Jun’s position?", id="his-after-an-ellipsis-is-the-last-named-subject",
+    ),
+    pytest.param(
+        conv(("Where did Pierre die?", "In Paris. [1]"), ("How?", "In a street accident. [1]")), "And Marie?", "Marie Curie",
+        "Where did Marie die?", id="and-someone-else-asks-the-last-question-about-them",
+    ),
+    pytest.param(conv(("What did Biden say?", "Nothing. [1]")), "What about Putin?", "", "What did Putin say?", id="what-about-someone-else"),
+    pytest.param(
+        conv(("When did Russia invade Ukraine?", "In 2022. [1]")), "What about Georgia?", "", "What about Georgia?",
+        id="what-about-after-two-names-is-not-guessed",
     ),
     pytest.param(
         conv(("Where was she born?", "Warsaw"), ("What did she study?", "Physics. [1]")),
