@@ -668,6 +668,11 @@ class HybridRetriever:
         """Return how many passages the index holds."""
         return self._index.keyword.size
 
+    @property
+    def document_count(self) -> int:
+        """Return how many documents the index holds."""
+        return self._index.keyword.document_count
+
     def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
         """Return how many passages hold each (tokenized) term."""
         with self._lock:

@@ -22,6 +22,11 @@ from qa.store import document_key
 from qa.types import MAX_DOCUMENT_FILTER, REFUSAL, Answer, Citation, Hit, Passage
 
 log = logging.getLogger(__name__)
+# "What is this article about?" asked of several documents, with no conversation to tell which.
+WHICH_DOCUMENT = (
+    "This asks about one document, and {n} could be meant: choose one (the chat's Documents panel, or `documents` "
+    "in the API), or ask it after a question about that document."
+)
 
 ROLES = ("user", "assistant")
 
@@ -131,6 +136,7 @@ class Step:
     standalone: str = ""  # exactly what was searched for
     hits: tuple[Hit, ...] = ()
     opening: str = ""  # "What is this article about?": the passage the answered document opens with
+    several: int = 0  # "What is this article about?" with no document to tell which: how many could be meant
 
     def timed(self, name: str, since: float, **changes: Any) -> Step:
         """Return the state with a stage's elapsed milliseconds added (and other fields changed)."""
@@ -236,11 +242,17 @@ class AnswerChain:
                 hits = prefer_document(deeper, moved, k)
         else:
             hits = self.retriever.retrieve(query, step.top_k, qvec=qvec, documents=step.documents)
-        opening = self._opening(step) if asks_overview(step.question) else None
+        opening, several = None, 0
+        if asks_overview(step.question):
+            opening = self._opening(step)
+            several = 0 if opening is not None else len(step.documents or ()) or self.retriever.document_count
         if opening is not None:
             # "What is this article about?" is answered by how the document opens, whatever else its words match.
             hits = self.retriever.hits_for([opening], query, qvec)
-        return step.timed("retrieve", t, standalone=query, hits=tuple(hits), opening=opening.passage_id if opening else "")
+        return step.timed(
+            "retrieve", t, standalone=query, hits=tuple(hits), opening=opening.passage_id if opening else "",
+            several=several if several > 1 else 0,
+        )
 
     def _opening(self, step: Step) -> Passage | None:
         """Return the first passage of the document an overview question means: the thread's, the one chosen, or the only one."""
@@ -307,6 +319,8 @@ class AnswerChain:
         """Return the answerer's draft for the step's question over the given hits (following the dialog when it can)."""
         if step.small_talk:
             return Draft(text=small_talk_reply(step.question), citations=())
+        if step.several:
+            return Draft(text="", citations=(), refusal_reason=WHICH_DOCUMENT.format(n=step.several))
         if (step.history or step.opening) and isinstance(self.answerer, FollowsDialog):
             return self.answerer.answer_in_dialog(step.standalone, hits, step.flow)
         return self.answerer.answer(step.standalone, hits)
@@ -329,7 +343,7 @@ class AnswerChain:
         inputs = {"question": question, "history": list(history), "top_k": top_k, "documents": documents}
         step = self.prepare.invoke(inputs)
         t = time.perf_counter()
-        if step.small_talk or ((step.history or step.opening) and isinstance(self.answerer, FollowsDialog)):
+        if step.small_talk or step.several or ((step.history or step.opening) and isinstance(self.answerer, FollowsDialog)):
             draft = self.answer_hits(step, step.hits)
             for i, c in enumerate(draft.citations):
                 yield ("" if i == 0 else " ") + f"{c.quote} [{c.n}]"

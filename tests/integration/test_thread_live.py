@@ -110,9 +110,11 @@ def test_an_overview_means_the_threads_document_or_the_one_chosen(two_documents:
     assert about.citations[0].quote.startswith("Hartson began his career at Luton Town")
     chosen = two_documents.chain.ask("Summarize the document", documents=[document_key("wittgenstein")])
     assert chosen.citations[0].quote.startswith("Three of the five Wittgenstein brothers")
-    # Two documents and no thread: nothing says which one is meant, so the question is searched as asked.
+    # Two documents and no thread: nothing says which one is meant, and the refusal says so.
     alone = two_documents.chain.ask("What is this article about?")
-    assert [h.passage.passage_id for h in alone.passages] != [about.passages[0].passage.passage_id]
+    assert alone.refused and alone.refusal_reason is not None and "2 could be meant" in alone.refusal_reason
+    streamed = list(two_documents.chain.stream("What is this article about?"))
+    assert streamed[-1].refused and streamed[-1].refusal_reason == alone.refusal_reason
 
 
 KETTLE = Document(
