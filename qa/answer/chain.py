@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -147,7 +148,7 @@ class Step:
         """Return True when the message is small talk, answered without retrieval."""
         return self.rewrite is not None and self.rewrite.small_talk
 
-    @property
+    @cached_property  # asked by the retrieval of "what happened next?" and again by the answerer
     def flow(self) -> Flow:
         """Return where the dialog stands for this question (an overview reads the document from its start)."""
         if self.opening:

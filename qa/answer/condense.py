@@ -113,6 +113,7 @@ class Rewrite:
     small_talk: bool = False
     unsure: bool = False  # a reference left unresolved: widen the search with the thread's terms
     refers: bool = False  # the question leans on the thread (a pronoun, an ellipsis): it cannot move to another topic
+    beside: bool = False  # the thread's topic was put beside the question ("Any sisters (Walter Scott)?"): not its own name
 
 
 def _answer_names(question: str, answer: str) -> list[str]:
@@ -219,9 +220,9 @@ def _person(c: Context, word: str = "") -> str | None:
     if c.topic and c.topic_is_person is not False:
         return c.topic
     # The first name of a question is its subject: "What did Wang Yi tell Blinken?" is about Wang Yi; after
-    # "What did Zhang Jun say?" "When?", "What is his position?" is still about Zhang Jun.
-    named = names(c.prev_question)
-    return named[0][1] if named else c.last_named or None
+    # "What did Zhang Jun say?" "When?", "What is his position?" is still about Zhang Jun. A topic the rewrite put
+    # beside a question is no name of it: "his" after "How old is the city (Bath)?" is not Bath's.
+    return c.last_named or None
 
 
 def _thing(word: str, c: Context) -> str | None:
@@ -299,11 +300,6 @@ def resolve(question: str, c: Context) -> tuple[Rewrite, str]:
     return Rewrite(question, unsure=unsure, refers=unsure), ""
 
 
-def _resolved_beside(question: str) -> bool:
-    """Return True when a rewrite put the thread's topic beside the question ("Any sisters (Walter Scott)?")."""
-    return question.endswith(")?") and "(" in question
-
-
 def _asked_instead(question: str, previous: str) -> str | None:
     """Return the previous question about another subject: "Where did Pierre die?" "And Marie?" -> "Where did Marie die?".
 
@@ -323,7 +319,7 @@ def _with_topic(question: str, c: Context) -> Rewrite | None:
     if not c.topic or names(question) or _mentions(question, c.topic):
         return None
     # A follow-up the rules cannot settle is about the thread's topic: say so, without claiming what the pronoun means.
-    return Rewrite(f"{question.rstrip(' ?')} ({c.topic})?", unsure=True, refers=True)
+    return Rewrite(f"{question.rstrip(' ?')} ({c.topic})?", unsure=True, refers=True, beside=True)
 
 
 def rewrite(question: str, history: Sequence[Turn], topic: str = "", topic_is_person: bool | None = None) -> Rewrite:
@@ -343,22 +339,22 @@ def rewrite(question: str, history: Sequence[Turn], topic: str = "", topic_is_pe
             chatting = is_small_talk(text)
             if chatting:
                 continue
-            person, thing, gender = "", "", c.person_gender
+            person, thing, gender, beside = "", "", c.person_gender, False
             if c.prev_question:
                 m = _PRONOUN.search(text)
                 resolved, meant = resolve(text, c)
-                text = resolved.question
+                text, beside = resolved.question, resolved.beside
                 if m and meant:
                     word = m.group(0).lower()
                     if word in PERSON_PRONOUNS:
                         person, thing, gender = meant, c.thing_referent, _gender(word)
                     else:
                         person, thing = c.person_referent, meant
-            named = names(text)
+            named = [] if beside else names(text)
             c = replace(
                 c, prev_question=text, prev_answer="", person_referent=person or c.person_referent, thing_referent=thing,
                 last_named=named[0][1] if named else c.last_named,
-                subject_question=text if named and not _resolved_beside(text) else c.subject_question,
+                subject_question=text if named else c.subject_question,
                 person_gender=gender, prev_said_person=_PERSON.search(turn.content) is not None,
                 meant_by=tuple({**dict(c.meant_by), gender: person}.items()) if person and gender else c.meant_by,
             )

@@ -297,3 +297,19 @@ def test_a_model_rewrite_is_faithful_only_with_the_questions_words_and_the_conve
     history = [Turn("user", "What city hit 88,859 population in 2011?"), Turn("assistant", "Bath")]
     assert faithful(question, rewritten, history) is ok
 
+
+
+def test_a_topic_put_beside_a_question_is_no_name_for_a_later_he() -> None:
+    # "How old is the city?" is searched as "How old is the city (Bath)?"; Bath, a place, is not whom "his" means.
+    history = conv(("How old is the city?", "The Romans built baths there in AD 60. [1]"))
+    first = rewrite("How old is the city?", [], "Bath", topic_is_person=False)
+    assert rewrite("How old is the city?", conv(("What is it?", "A city. [1]")), "Bath", topic_is_person=False).beside
+    assert not first.beside
+    got = rewrite("What was his role?", history, "Bath", topic_is_person=False)
+    assert "Bath" not in got.question
+    assert got.unsure and got.refers
+
+
+def test_a_name_the_asker_wrote_still_stands_after_a_topic_put_beside() -> None:
+    history = conv(("What did Wang Yi say?", "Nothing new. [1]"), ("Anything else?", "No. [1]"))
+    assert rewrite("What is his position?", history, "Summit", topic_is_person=False).question == "What is Wang Yi’s position?"
