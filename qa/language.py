@@ -93,6 +93,14 @@ def _terms(text: str) -> tuple[str, ...]:
     return (*tokenize([text])[0], *acronyms(text))
 
 
+_YEAR_OF_DECADE = re.compile(r"\b(1[0-9]{2}|20[0-9])[0-9]\b")
+
+
+def decades(text: str) -> frozenset[str]:
+    """Return the decades of the years a text gives, as a question writes them: "In 1975, …" -> {"1970s"}."""
+    return frozenset(f"{m.group(1)}0s" for m in _YEAR_OF_DECADE.finditer(text))
+
+
 def coverage(question_terms: set[str], text_terms: set[str]) -> float:
     """Return the share of question terms that occur in the text (1.0 when the question has none)."""
     if not question_terms:

@@ -24,6 +24,7 @@ from qa.language import (
     NOT_NAME_WORDS,
     TITLE_QUESTION_WORDS,
     describes,
+    decades,
     expected_answer,
     gives_title,
     holds_new_answer,
@@ -230,7 +231,7 @@ def sentence_features(question: str, hits: Sequence[Hit]) -> list[tuple[Hit, int
         for k, (s, e) in enumerate(p.sentences):
             sentence = p.text[s:e]
             s_terms = set(terms(sentence))
-            said = speech_terms(sentence) & q_terms
+            said = (speech_terms(sentence) | decades(sentence)) & q_terms
             novelty = len(s_terms - q_terms) / len(s_terms) if s_terms else 0.0
             sim = hit.sentence_sims[k] if k < len(hit.sentence_sims) else 0.0
             features = (

@@ -294,3 +294,10 @@ def test_gives_what_is_asked_counts_the_title_as_known(question: str, sentence: 
     from qa.answer.extractive import gives_what_is_asked
 
     assert gives_what_is_asked(question, sentence, topic) is gives
+
+
+def test_a_year_covers_the_decade_a_question_asks_about() -> None:
+    hits = [hit("The band toured Europe often. In 1975 the band signed with Gema Records.", [0.4, 0.4])]
+    ranked = rank_sentences("What happened in the 1970s?", hits)
+    assert "1975" in ranked[0].hit.passage.text[slice(*ranked[0].span)]
+    assert ranked[0].features[SENTENCE_FEATURES.index("sentence_coverage")] > ranked[1].features[SENTENCE_FEATURES.index("sentence_coverage")]

@@ -4,6 +4,7 @@ import pytest
 
 from qa.language import (
     asks_overview,
+    decades,
     describes,
     expected_answer,
     gives_title,
@@ -201,3 +202,8 @@ def test_function_words_opening_a_question_are_no_names(question: str) -> None:
 )
 def test_is_elliptical(question: str, expected: bool) -> None:
     assert is_elliptical(question) is expected
+
+
+def test_decades_are_read_off_the_years_a_text_gives() -> None:
+    assert decades("In 1975, and again in 2003; not 12345 or 99.") == {"1970s", "2000s"}
+    assert decades("No year here.") == frozenset()
