@@ -94,7 +94,7 @@ class Rows:
 
 def candidate_rows(asked: Sequence[Asked]) -> Rows:
     """Return the candidates of every follow-up that has a thread (the ones DIALOG_WEIGHTS apply to)."""
-    from qa.answer.extractive import SELECTION_WEIGHTS, TITLE_BONUS, dialog_features, sentence_features
+    from qa.answer.extractive import SELECTION_WEIGHTS, TITLE_BONUS, asked_anew, asked_predicates, dialog_features, sentence_features
     from qa.evaluate.conversation import holds_answer
     from qa.language import names, question_type
 
@@ -103,12 +103,13 @@ def candidate_rows(asked: Sequence[Asked]) -> Rows:
         if a.flow.last is None:
             continue
         title_asked = question_type(a.question) == "title" and bool(names(a.question))
+        predicates = asked_predicates(a.flow, a.question)
         for hit, k, _rank, f in sentence_features(a.question, a.hits):
             p = hit.passage
             s, e = p.sentences[k]
             q.append(i)
             score.append(float(np.dot(f, SELECTION_WEIGHTS)) + (TITLE_BONUS if title_asked and f[3] else 0.0))
-            D.append(dialog_features(a.flow, p.passage_id, k))
+            D.append(dialog_features(a.flow, p.passage_id, k, asked_for=asked_anew(a.flow, predicates, p.passage_id, k, f)))
             y.append(1.0 if a.answers and p.source == a.doc_id and holds_answer(p.text[s:e], a.answers) else 0.0)
     return Rows(np.array(q), np.array(score), np.array(D, dtype=float), np.array(y))
 
@@ -208,7 +209,16 @@ class Fast:
 
 def fast_rows(asked: Sequence[Asked]) -> list[Fast]:
     """Return every follow-up's candidates as arrays (the same features the answerer computes)."""
-    from qa.answer.extractive import NEXT_BONUS, SELECTION_WEIGHTS, TITLE_BONUS, best_similarity, dialog_features, sentence_features
+    from qa.answer.extractive import (
+        NEXT_BONUS,
+        SELECTION_WEIGHTS,
+        TITLE_BONUS,
+        asked_anew,
+        asked_predicates,
+        best_similarity,
+        dialog_features,
+        sentence_features,
+    )
     from qa.answer.providers import holds_asked_word
     from qa.evaluate.conversation import holds_answer
     from qa.language import names, question_type
@@ -216,13 +226,14 @@ def fast_rows(asked: Sequence[Asked]) -> list[Fast]:
     out = []
     for a in asked:
         title_asked = question_type(a.question) == "title" and bool(names(a.question))
+        predicates = asked_predicates(a.flow, a.question)
         base, F, D, nxt, y, worded, order = [], [], [], [], [], [], []
         for hit, k, rank, f in sentence_features(a.question, a.hits):
             p = hit.passage
             s, e = p.sentences[k]
             base.append(float(np.dot(f, SELECTION_WEIGHTS)) + (TITLE_BONUS if title_asked and f[3] else 0.0))
             F.append(f)
-            D.append(dialog_features(a.flow, p.passage_id, k))
+            D.append(dialog_features(a.flow, p.passage_id, k, asked_for=asked_anew(a.flow, predicates, p.passage_id, k, f)))
             step = k - a.flow.last[1] if a.flow.last is not None and p.passage_id == a.flow.last[0] else 0
             nxt.append(NEXT_BONUS[step - 1] if a.flow.continues and 1 <= step <= len(NEXT_BONUS) else np.nan)
             y.append(bool(a.answers) and p.source == a.doc_id and holds_answer(p.text[s:e], a.answers))

@@ -593,6 +593,11 @@ def predicate_stem(word: str) -> str:
     return w[:_PREDICATE_STEM]
 
 
+def predicate_stems(question: str) -> frozenset[str]:
+    """Return the stems of the question's own predicate words: "Who did she marry?" -> {"marry"}."""
+    return frozenset(predicate_stem(w) for w in predicate_words(question))
+
+
 _WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ’'-]+")
 # Words that say what kind of answer is wanted or point back, not what happened (beside NOT_NAME_WORDS, which
 # ``predicate_words`` leaves out too: function words such as "many", "else", "after").

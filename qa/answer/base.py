@@ -33,6 +33,8 @@ class Flow:
     """Where the conversation stands in the passages: what was already quoted and where the last answer ended."""
 
     given: frozenset[tuple[str, int]] = frozenset()  # (passage_id, sentence index) already quoted
+    # (passage_id, sentence index, predicate stem) for each predicate of the question a quoted sentence was shown for
+    shown_for: frozenset[tuple[str, int, str]] = frozenset()
     last: tuple[str, int] | None = None  # (passage_id, sentence index) where the last answer ended
     after: str | None = None  # the passage that comes next in the document, when the last answer ended its passage
     continues: bool = False  # "what happened next?", "anything else?": go on from ``last``

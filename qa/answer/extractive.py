@@ -23,13 +23,14 @@ from qa.language import (
     HAS_TIME,
     NOT_NAME_WORDS,
     TITLE_QUESTION_WORDS,
-    describes,
     decades,
+    describes,
     expected_answer,
     gives_title,
     holds_new_answer,
     names,
     predicate_stem,
+    predicate_stems,
     predicate_words,
     question_type,
     speech_terms,
@@ -77,6 +78,8 @@ NEXT_BONUS = (3.0, 1.5)
 TITLE_BONUS = 1.0
 # The expected answers whose instances the "new_answer" feature looks for.
 NEW_ANSWER_KINDS = frozenset({"time", "number", "duration", "place"})
+PREDICATE = SENTENCE_FEATURES.index("predicate")
+_ANOTHER = re.compile(r"\b(else|other|another|besides)\b", re.IGNORECASE)
 MAX_LEAD = 1.0  # selection-score lead over the runner-up past which a sentence stands out no further
 _NAME = re.compile(r"(?<![.!?“\"]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
 _CAPITALISED = re.compile(r"(?<![.!?“\"]\s)(?<!^)\b[A-Z][a-z]+")
@@ -260,9 +263,13 @@ def dialog_step(flow: Flow, passage_id: str, index: int) -> int | None:
     return index + 1 if passage_id == flow.after else None
 
 
-def dialog_features(flow: Flow, passage_id: str, index: int) -> tuple[float, ...]:
-    """Return the DIALOG_FEATURES of a sentence of a passage, given where the dialog stands."""
-    shown = not flow.again and (passage_id, index) in flow.given
+def dialog_features(flow: Flow, passage_id: str, index: int, *, asked_for: bool = False) -> tuple[float, ...]:
+    """Return the DIALOG_FEATURES of a sentence of a passage, given where the dialog stands.
+
+    ``asked_for``: the sentence holds what the question asks (its predicate), so an earlier answer showing it
+    beside what that answer was asked does not make it said.
+    """
+    shown = not flow.again and not asked_for and (passage_id, index) in flow.given
     at = dialog_step(flow, passage_id, index)
     here, step = at is not None, at or 0
     return (
@@ -275,9 +282,25 @@ def dialog_features(flow: Flow, passage_id: str, index: int) -> tuple[float, ...
     )
 
 
-def flow_bonus(flow: Flow, passage_id: str, index: int) -> float:
+def asked_predicates(flow: Flow, question: str) -> frozenset[str]:
+    """Return the predicate stems by which the question may ask for a sentence already shown (none: it may not).
+
+    "What degrees did she earn?" "… degrees … In 1895 she married Pierre Curie." "Who did she marry?": the
+    sentence was shown for "earn", not for "marry"; now it is what is asked. Not after "What else …?" or "What
+    happened next?", which ask for another.
+    """
+    asked = flow.asked or question
+    return frozenset() if flow.continues or _ANOTHER.search(asked) else predicate_stems(asked)
+
+
+def asked_anew(flow: Flow, predicates: frozenset[str], passage_id: str, index: int, features: Sequence[float]) -> bool:
+    """Return True when a sentence holds the question's whole predicate and no earlier question showed it for that."""
+    return bool(predicates) and features[PREDICATE] >= 1.0 and any((passage_id, index, p) not in flow.shown_for for p in predicates)
+
+
+def flow_bonus(flow: Flow, passage_id: str, index: int, *, asked_for: bool = False) -> float:
     """Return what the dialog adds to a sentence's selection score: down if already shown, up where the dialog is."""
-    f = dialog_features(flow, passage_id, index)
+    f = dialog_features(flow, passage_id, index, asked_for=asked_for)
     step = dialog_step(flow, passage_id, index)
     if flow.continues and step is not None and 1 <= step <= len(NEXT_BONUS):
         # "What happened next?" asks for exactly this: the learned forward bonus is replaced, not added to.
@@ -291,12 +314,13 @@ def rank_sentences(question: str, hits: Sequence[Hit], flow: Flow | None = None)
     kind = question_type(question)
     title_asked = kind == "title" and bool(names(question))
     person = who_is(question) if kind == "description" else None
+    predicates = asked_predicates(flow, question) if flow is not None else frozenset()
     out = []
     for hit, k, rank, f in sentence_features(question, hits):
         says_what = (title_asked and f[3]) or (person is not None and describes(hit.passage.text[slice(*hit.passage.sentences[k])], person))
         score = _dot(f, SELECTION_WEIGHTS) + (TITLE_BONUS if says_what else 0.0)
         if flow is not None:
-            score += flow_bonus(flow, hit.passage.passage_id, k)
+            score += flow_bonus(flow, hit.passage.passage_id, k, asked_for=asked_anew(flow, predicates, hit.passage.passage_id, k, f))
         out.append(Candidate(hit, k, rank, f, score, calibrated_support(score, best)))
     out.sort(key=lambda c: (-c.score, c.rank, c.index))
     return out

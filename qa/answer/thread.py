@@ -35,6 +35,7 @@ from qa.language import (
     is_elliptical,
     is_small_talk,
     names,
+    predicate_stems,
     stopwords,
     terms,
     tokenize,
@@ -78,6 +79,7 @@ class Quoted:
     passage: Passage
     sentences: tuple[int, ...]
     shown: tuple[int, ...] = ()
+    asked: str = ""  # the question the answer was given to
 
 
 @dataclass(frozen=True)
@@ -116,11 +118,14 @@ class Thread:
     def flow(self, question: str) -> Flow:
         """Return where the dialog stands for this question."""
         given = frozenset((q.passage.passage_id, i) for q in self.quoted for i in q.shown)
+        shown_for = frozenset(
+            (q.passage.passage_id, i, stem) for q in self.quoted for stem in predicate_stems(q.asked) for i in q.shown
+        )
         last = (self.quoted[-1].passage.passage_id, max(self.quoted[-1].sentences)) if self.quoted else None
         if last is not None and last in given and _asks_a_detail_of(question, self.quoted[-1].passage, last[1]):
             given = given - {last}  # "How often?" after "Descale it once a month: …": the answer was in it
         return Flow(
-            given=given, last=last, after=self.following or None, continues=_CONTINUES.search(question) is not None,
+            given=given, shown_for=shown_for, last=last, after=self.following or None, continues=_CONTINUES.search(question) is not None,
             again=_AGAIN.search(question) is not None, asked=question,
         )
 
@@ -188,7 +193,7 @@ class ThreadTracker:
             asked = history[i - 1].content if i and history[i - 1].role == "user" else ""
             # A thread stays on its document: where an answer's words occur in several, the current one wins.
             current = quoted[-1].passage.source if quoted else ""
-            quoted.extend(self._quoted(history[i], asked, current, documents))
+            quoted.extend(replace(q, asked=asked) for q in self._quoted(history[i], asked, current, documents))
         following = ""
         if quoted and max(quoted[-1].sentences) >= len(quoted[-1].passage.sentences) - 1:
             # The last answer ended its passage: what comes next is the document's next passage.

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from qa.answer.extractive import SELECTION_WEIGHTS, SENTENCE_FEATURES, answer_type_found, extract, rank_sentences, weighted_coverage
@@ -106,11 +108,26 @@ def test_a_sentence_already_quoted_is_not_quoted_again() -> None:
     from qa.answer.base import Flow
 
     first = rank_sentences("Where did Anna sail?", [STORY])[0]
-    flow = Flow(given=frozenset({(STORY.passage.passage_id, first.index)}))
+    shown = (STORY.passage.passage_id, first.index)
+    # Shown for the same question ("sail"), as the thread records it.
+    flow = Flow(given=frozenset({shown}), shown_for=frozenset({(*shown, "sail")}))
     again = rank_sentences("Where did Anna sail?", [STORY], flow)[0]
     assert again.index != first.index
-    asked_again = rank_sentences("Where did Anna sail?", [STORY], Flow(given=flow.given, again=True))[0]
+    asked_again = rank_sentences("Where did Anna sail?", [STORY], replace(flow, again=True))[0]
     assert asked_again.index == first.index
+
+
+def test_a_sentence_shown_beside_another_answer_is_quoted_when_asked_for() -> None:
+    from qa.answer.base import Flow
+
+    first = rank_sentences("Where did Anna sail?", [STORY])[0]
+    shown = (STORY.passage.passage_id, first.index)
+    # Shown beside the answer to "Where did Anna go?": the question asked then was not "sail".
+    beside = Flow(given=frozenset({shown}), shown_for=frozenset({(*shown, "go")}), asked="Where did she sail?")
+    assert rank_sentences("Where did Anna sail?", [STORY], beside)[0].index == first.index
+    # "Where else did she sail?" asks for another.
+    other = replace(beside, asked="Where else did she sail?")
+    assert rank_sentences("Where else did Anna sail?", [STORY], other)[0].index != first.index
 
 
 def test_what_happened_next_goes_on_from_the_last_answer() -> None:

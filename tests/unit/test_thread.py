@@ -5,6 +5,7 @@ import pytest
 from qa.answer.condense import Rewrite, Turn
 from qa.answer.thread import Quoted, Thread, asked_in_thread, destination, expand, prefer_document, prefer_thread
 from qa.ingest.split import passage_id, sentence_spans
+from qa.language import predicate_stem
 from qa.types import Hit, Passage
 
 
@@ -99,6 +100,11 @@ def test_an_elliptical_question_may_ask_a_detail_of_the_sentence_just_shown() ->
     assert (BATH.passage_id, 1) in abbey.flow("Who founded it?").given  # a person it does not name
     assert (BATH.passage_id, 1) in abbey.flow("Where?").given  # the sentence gives no place
     assert (BATH.passage_id, 1) not in abbey.flow("How?").given  # the manner is told where the event is
+
+
+def test_flow_records_what_each_shown_sentence_was_asked_for() -> None:
+    abbey = Thread((Quoted(BATH, (1,), (1,), asked="What was founded there?"),))
+    assert abbey.flow("Who founded it?").shown_for == {(BATH.passage_id, 1, predicate_stem("founded"))}
 
 
 def test_flow_marks_quoted_sentences_and_continuations() -> None:
