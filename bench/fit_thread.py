@@ -221,7 +221,7 @@ def fast_rows(asked: Sequence[Asked]) -> list[Fast]:
     )
     from qa.answer.providers import holds_asked_word
     from qa.evaluate.conversation import holds_answer
-    from qa.language import names, question_type
+    from qa.language import heading_section, names, question_type
 
     out = []
     for a in asked:
@@ -237,7 +237,7 @@ def fast_rows(asked: Sequence[Asked]) -> list[Fast]:
             step = k - a.flow.last[1] if a.flow.last is not None and p.passage_id == a.flow.last[0] else 0
             nxt.append(NEXT_BONUS[step - 1] if a.flow.continues and 1 <= step <= len(NEXT_BONUS) else np.nan)
             y.append(bool(a.answers) and p.source == a.doc_id and holds_answer(p.text[s:e], a.answers))
-            worded.append(holds_asked_word(p.text[s:e], a.flow.asked or a.question))
+            worded.append(holds_asked_word(f"{p.text[s:e]} {heading_section(p.heading)}", a.flow.asked or a.question))
             order.append(rank * 1000 + k)
         in_thread = a.flow.last is not None and a.hits[0].passage.passage_id == a.flow.last[0]
         out.append(Fast(

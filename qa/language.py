@@ -331,7 +331,7 @@ def _names(text: str) -> tuple[tuple[int, str], ...]:
     return tuple(out)
 
 
-_TITLE_SPLIT = re.compile(r"\s*(?::|\(|,|—| - )\s*")
+_TITLE_SPLIT = re.compile(r"\s*(?::|\(|,|—| - |›)\s*")  # "›": a section's heading path ("Marie Curie › Early life")
 _NAME_WORD = re.compile(r"^(?:[A-Z][\w’'.-]*|of|de|the|and|van|von|da|del|la|le|du|y|al|bin|el)$")
 
 
@@ -348,6 +348,12 @@ def title_entity(title: str) -> str:
     if not all(_NAME_WORD.match(w) for w in words):
         return ""
     return head
+
+
+def heading_section(heading: str) -> str:
+    """Return what a heading says beside the entity it is about: "KX-200 Kettle › Before first use" -> " › Before first use"."""
+    entity = title_entity(heading)
+    return heading.replace(entity, "", 1) if entity else heading
 
 
 _TITLE_JOINERS = frozenset({"of", "to", "the", "for", "and", "de"})
@@ -591,6 +597,21 @@ def predicate_stem(word: str) -> str:
             w = w[: -len(suffix)]
             break
     return w[:_PREDICATE_STEM]
+
+
+# Words of an elliptical question that measure the thing the thread is at rather than name an event of their own.
+MEASURE_WORDS = frozenset({
+    "times", "often", "big", "long", "much", "many", "old", "far", "large", "tall", "high", "fast", "deep", "wide",
+    "heavy", "soon", "later", "early", "earlier",
+})
+
+
+def asks_of_the_last(question: str) -> bool:
+    """Return True for an ellipsis that names no event of its own: "How many times?", "When?", "How big was it?".
+
+    It asks about the place the thread is at. "When did she die?" names an event ("die") that may lie elsewhere.
+    """
+    return is_elliptical(question) and all(w in MEASURE_WORDS for w in predicate_words(question))
 
 
 def predicate_stems(question: str) -> frozenset[str]:

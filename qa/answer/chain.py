@@ -234,7 +234,7 @@ class AnswerChain:
             if moved is None:
                 if found.refers and not any(h.passage.source == step.thread.document for h in deeper):
                     deeper = [*deeper, *self._thread_document_hits(query, qvec, step, k)]
-                hits = self._continuing(step, query, qvec, prefer_thread(found, deeper, step.thread, k), k)
+                hits = self._continuing(step, query, qvec, prefer_thread(found, deeper, step.thread, k, asked=step.question), k)
             else:
                 if query != step.question:
                     # The question moved on: the thread's words a rewrite or an expansion put in would pull it back.

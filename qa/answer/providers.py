@@ -19,7 +19,7 @@ from qa.answer.extractive import extract, gives_what_is_asked
 from qa.answer.unknown_names import Vocabulary, not_mentioned, unknown_name
 from qa.config import AnswerSettings
 from qa.errors import ConfigError
-from qa.language import is_elliptical, names, tokenize
+from qa.language import heading_section, is_elliptical, names, tokenize
 from qa.types import Hit, Unsupported
 
 if TYPE_CHECKING:  # LangChain is imported only when a language model is configured
@@ -99,7 +99,10 @@ class ExtractiveAnswerer:
             return Draft(text=text, citations=citations)
         best = max(citations, key=lambda c: c.support)
         subject = next((h.passage.heading for h in hits if h.passage.passage_id == best.passage_id), "")
-        if not continues and not holds_asked_word(best.quote, asked) and not gives_what_is_asked(asked, best.quote, subject):
+        # The section a sentence is under says what it is about ("Before first use": "Fill the kettle …"); the
+        # document's own subject does not (see ``names_referent``).
+        worded = holds_asked_word(f"{best.quote} {heading_section(subject)}", asked)
+        if not continues and not worded and not gives_what_is_asked(asked, best.quote, subject):
             if best.support < s.refuse_below * UNWORDED_REFUSE_SHARE and not names_referent(best.quote, asked, question, subject):
                 return Draft(text="", citations=())
         if self.vocabulary is not None and s.refuse_unknown_names:

@@ -29,10 +29,10 @@ from qa.language import (
     PERSON_PRONOUNS,
     SPEAKERS,
     THING_PRONOUNS,
+    asks_of_the_last,
     content_words,
     expected_answer,
     holds_new_answer,
-    is_elliptical,
     is_small_talk,
     names,
     predicate_stems,
@@ -55,6 +55,9 @@ _AGAIN = re.compile(r"\b(again|repeat|remind me|what did you say|once more)\b", 
 DOCUMENT_PRIOR = 1.0  # a question that stands alone
 VAGUE_DOCUMENT_PRIOR = 4.0  # a question with a pronoun or an ellipsis: it can only mean the thread
 PASSAGE_PRIOR = 0.5
+# Over that, for the passage the last answer quoted when the question asks of it ("How many times?"). conv_dev,
+# one passage a document, cannot set it: set on documents in sections (README "Conversations").
+LAST_PASSAGE_PRIOR = 2.0
 SHORT_PIECE_WORDS = 4
 GIVEN_SHARE = 0.8  # share of a sentence's words an answer must show for the sentence to count as said
 EXPANSION_WORDS = 8
@@ -131,10 +134,13 @@ class Thread:
 
 
 def _asks_a_detail_of(question: str, passage: Passage, index: int) -> bool:
-    """Return True when an elliptical question asks for a time, number, duration or place that the sentence holds."""
+    """Return True when an elliptical question asks for a time, number, duration or place that the sentence holds.
+
+    Not one naming an event of its own: "When did she die?" after "Pierre died in 1906." asks of another death.
+    """
     asked = question.split("?", 1)[0]
     kind = expected_answer(question)
-    if not is_elliptical(asked):
+    if not asks_of_the_last(asked):
         return False
     if _BARE_HOW.match(asked):
         return True  # "How?" after "Pierre died in a street accident …": the manner is told where the event is
@@ -329,16 +335,21 @@ def prefer_document(hits: Sequence[Hit], document: str, top_k: int) -> list[Hit]
     return rescored[:top_k]
 
 
-def prefer_thread(rewrite: Rewrite, hits: Sequence[Hit], thread: Thread, top_k: int) -> list[Hit]:
-    """Return the top-k hits after adding the thread's document and passage prior (call only when the question stays)."""
+def prefer_thread(rewrite: Rewrite, hits: Sequence[Hit], thread: Thread, top_k: int, *, asked: str = "") -> list[Hit]:
+    """Return the top-k hits after adding the thread's document and passage prior (call only when the question stays).
+
+    ``asked``: the question as the user wrote it. One that asks of the last answer ("How many times?") is about
+    the passage that answer quoted, though other passages of the document hold more of the thread's words.
+    """
     if not thread.document:
         return list(hits[:top_k])
     ids = thread.passage_ids
+    last = thread.quoted[-1].passage.passage_id if asked and asks_of_the_last(asked) else None
     # A question that leans on the thread can only mean its document; one that stands alone gets a nudge.
     prior = VAGUE_DOCUMENT_PRIOR if rewrite.refers else DOCUMENT_PRIOR
     rescored = [
         replace(h, score=h.score + (prior if h.passage.source == thread.document else 0.0)
-                + (PASSAGE_PRIOR if h.passage.passage_id in ids else 0.0))
+                + (PASSAGE_PRIOR if h.passage.passage_id in ids else 0.0) + (LAST_PASSAGE_PRIOR if h.passage.passage_id == last else 0.0))
         for h in hits
     ]
     rescored.sort(key=lambda h: -h.score)

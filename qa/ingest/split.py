@@ -39,6 +39,11 @@ _BOILERPLATE = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(?P<title>.+?)\s*#*\s*$")
+# A section's passages are under every heading above it: the document's `#` title, then the `##` section.
+# They carry the whole path, so that the title's words are theirs too ("How do I descale the KX-200?" is
+# answered from "## Descaling", not from the one paragraph under the title that names the KX-200).
+HEADING_SEPARATOR = " › "
+CAPITALS_LEVEL = 7  # a heading line in capitals has no level of its own: the innermost
 _MAX_HEADING_CHARS = 120
 _MAX_HEADING_WORDS = 16
 
@@ -50,10 +55,16 @@ def is_boilerplate(line: str) -> bool:
 
 def heading_of(line: str) -> str | None:
     """Return the heading text if the line is a heading, else None."""
+    found = _heading_level(line)
+    return found[1] if found is not None else None
+
+
+def _heading_level(line: str) -> tuple[int, str] | None:
+    """Return (level, text) of a heading line: 1 to 6 for Markdown's ``#`` to ``######``, 7 for a line in capitals."""
     stripped = line.strip()
     md = _MD_HEADING.match(stripped)
     if md:
-        return md.group("title")
+        return len(stripped) - len(stripped.lstrip("#")), md.group("title")
     letters = [c for c in stripped if c.isalpha()]
     if (
         len(letters) >= 2
@@ -62,8 +73,18 @@ def heading_of(line: str) -> str | None:
         and len(stripped.split()) <= _MAX_HEADING_WORDS
         and not stripped.endswith((".", "?", "!", ",", ";", ":", "”", '"'))
     ):
-        return stripped
+        return CAPITALS_LEVEL, stripped
     return None
+
+
+def heading_path(outline: Sequence[tuple[int, str]]) -> str:
+    """Return the headings a passage is under, outermost first: "KX-200 Kettle › Descaling"."""
+    return HEADING_SEPARATOR.join(text for _, text in outline)
+
+
+def _under(outline: list[tuple[int, str]], level: int, text: str) -> list[tuple[int, str]]:
+    """Return the outline after a heading: it closes the headings at its level and below."""
+    return [*(h for h in outline if h[0] < level), (level, text)]
 
 
 @lru_cache(maxsize=1)
@@ -119,6 +140,7 @@ def split_document(doc: Document, *, sentences: bool = True) -> list[Passage]:
     compared with the store before paying for sentence splitting.
     """
     passages: list[Passage] = []
+    outline: list[tuple[int, str]] = []
     heading = ""
     for block in _blocks(doc.text):
         lines = block.split("\n")
@@ -127,8 +149,9 @@ def split_document(doc: Document, *, sentences: bool = True) -> list[Passage]:
             first = lines[0]
             if not first.strip() or is_boilerplate(first):
                 lines.pop(0)
-            elif (h := heading_of(first)) is not None:
-                heading = h
+            elif (h := _heading_level(first)) is not None:
+                outline = _under(outline, *h)
+                heading = heading_path(outline)
                 lines.pop(0)
             else:
                 break

@@ -126,16 +126,43 @@ KETTLE = Document(
         "Do not immerse the kettle or its base in water. If the kettle is operated empty, the boil-dry protection "
         "switches it off; let it cool for 10 minutes before refilling.\n\n"
         "## Warranty\n\n"
-        "The KX-200 has a two-year warranty from the date of purchase. The warranty does not cover damage caused by limescale."
+        "The KX-200 has a two-year warranty from the date of purchase. The warranty does not cover damage caused by limescale.\n\n"
+        "## Before first use\n\n"
+        "Fill the kettle to the maximum mark, boil the water and pour it away. Repeat this twice.\n\n"
+        "## Descaling\n\n"
+        "In hard-water areas limescale builds up inside the kettle. Descale it once a month: fill it halfway with white "
+        "vinegar and water, leave it for one hour, then boil and rinse three times."
     ),
 )
 
 
-def test_a_follow_up_in_a_section_of_a_longer_document_is_answered_from_that_section(
-    runtime_over: Callable[[str, list[Document]], Runtime],
-) -> None:
-    rt = runtime_over("kettle-store", [KETTLE, HARTSON])
+@pytest.fixture(scope="module")
+def kettle(runtime_over: Callable[[str, list[Document]], Runtime]) -> Runtime:
+    return runtime_over("kettle-store", [KETTLE, HARTSON])
+
+
+def test_a_follow_up_in_a_section_of_a_longer_document_is_answered_from_that_section(kettle: Runtime) -> None:
+    rt = kettle
     first = rt.chain.ask("Can I put the base in water?")
     assert first.citations and first.citations[0].quote.startswith("Do not immerse")
     follow = rt.chain.ask("What if it runs dry?", _said("Can I put the base in water?", first))
     assert "boil-dry protection" in follow.answer
+
+
+def test_it_after_the_documents_opening_is_the_document_and_its_section_answers(kettle: Runtime) -> None:
+    # Each section's passages are under the `#` title too: "descale KX-200 Electric Kettle" is the Descaling
+    # section's, not the one paragraph under the title that names the KX-200.
+    first = kettle.chain.ask("How much water does the KX-200 boil?")
+    assert first.citations and "1.7 litres" in first.citations[0].quote
+    follow = kettle.chain.ask("How do I descale it?", _said("How much water does the KX-200 boil?", first))
+    assert "KX-200 Electric Kettle" in follow.standalone_question
+    assert not follow.refused and "Descale it once a month" in follow.answer
+    assert all(c.heading.endswith("Descaling") for c in follow.citations)
+
+
+def test_an_ellipsis_asks_of_the_section_the_last_answer_quoted(kettle: Runtime) -> None:
+    asked = "What should I do before first use?"
+    first = kettle.chain.ask(asked)
+    assert first.citations and first.citations[0].quote.startswith("Fill the kettle")
+    follow = kettle.chain.ask("How many times?", _said(asked, first))
+    assert not follow.refused and follow.citations[0].quote == "Repeat this twice."

@@ -3,11 +3,13 @@ from __future__ import annotations
 import pytest
 
 from qa.language import (
+    asks_of_the_last,
     asks_overview,
     decades,
     describes,
     expected_answer,
     gives_title,
+    heading_section,
     holds_new_answer,
     is_elliptical,
     names,
@@ -16,6 +18,7 @@ from qa.language import (
     question_type,
     speech_terms,
     terms,
+    title_entity,
     who_is,
 )
 
@@ -207,3 +210,19 @@ def test_is_elliptical(question: str, expected: bool) -> None:
 def test_decades_are_read_off_the_years_a_text_gives() -> None:
     assert decades("In 1975, and again in 2003; not 12345 or 99.") == {"1970s", "2000s"}
     assert decades("No year here.") == frozenset()
+
+
+@pytest.mark.parametrize(
+    "question, of_the_last",
+    [("How many times?", True), ("How often?", True), ("When?", True), ("How big was it?", True),
+     ("When did she die?", False), ("How much does it cost?", False), ("Where was Marie Curie born?", False)],
+)
+def test_an_ellipsis_naming_no_event_asks_of_the_last_answer(question: str, of_the_last: bool) -> None:
+    assert asks_of_the_last(question) is of_the_last
+
+
+def test_a_heading_path_is_about_its_documents_entity() -> None:
+    assert title_entity("KX-200 Electric Kettle: User Guide › Descaling") == "KX-200 Electric Kettle"
+    assert title_entity("Marie Curie › Early life") == "Marie Curie"
+    assert heading_section("Marie Curie › Early life") == " › Early life"
+    assert heading_section("UKRAINIAN VIEWS INCORPORATED") == "UKRAINIAN VIEWS INCORPORATED"  # names no entity

@@ -73,3 +73,20 @@ def test_passages_are_substrings_with_valid_sentence_spans(lines: list[str]) -> 
         for s, e in p.sentences:
             assert 0 <= s < e <= len(p.text)
             assert p.text[s:e].strip() == p.text[s:e]
+
+
+def test_a_sections_passages_are_under_every_heading_above_it() -> None:
+    text = (
+        "# Kettle Guide\n\nIntro.\n\n## Safety\n\nKeep dry.\n\n### Children\n\nNot under 8.\n\n## Warranty\n\nTwo years.\n\n"
+        "FINE PRINT\n\nNo refunds.\n\n# Appendix\n\nTables."
+    )
+    passages = split_document(Document("k.md", text))
+    assert [p.heading for p in passages] == [
+        "Kettle Guide", "Kettle Guide › Safety", "Kettle Guide › Safety › Children", "Kettle Guide › Warranty",
+        "Kettle Guide › Warranty › FINE PRINT", "Appendix",
+    ]
+
+
+def test_headings_in_capitals_replace_each_other() -> None:
+    passages = split_document(Document("a.txt", "FIRST PART\nOne.\nSECOND PART\nTwo."))
+    assert [p.heading for p in passages] == ["FIRST PART", "SECOND PART"]

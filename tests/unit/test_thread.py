@@ -123,3 +123,18 @@ def test_a_vague_follow_up_that_stays_is_answered_from_the_threads_document_alon
 
 def test_flow_carries_the_question_as_asked() -> None:
     assert THREAD.flow("When was it built?").asked == "When was it built?"
+
+
+def test_an_ellipsis_prefers_the_passage_the_last_answer_quoted() -> None:
+    spa = Passage(passage_id("bath", 2, "The spa opened in 2006."), "bath", 2, "The spa opened in 2006.", "Bath, Somerset", ((0, 23),))
+    found = hits((spa, 1.0), (BATH, 0.2))
+    assert prefer_thread(Rewrite("How old is it?", refers=True), found, THREAD, 2, asked="How old is it?")[0].passage == BATH
+    # A question naming an event of its own may lie in another passage of the document: the plain prior only.
+    assert prefer_thread(Rewrite("When did it open?", refers=True), found, THREAD, 2, asked="When did it open?")[0].passage == spa
+
+
+def test_an_ellipsis_naming_another_event_is_no_detail_of_the_sentence_shown() -> None:
+    pierre = passage("curie", "Pierre died in a street accident in Paris in 1906.", "Marie Curie")
+    shown = Thread((Quoted(pierre, (0,), (0,)),))
+    assert (pierre.passage_id, 0) not in shown.flow("When?").given
+    assert (pierre.passage_id, 0) in shown.flow("When did she die?").given
