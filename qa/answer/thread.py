@@ -322,7 +322,9 @@ def destination(asked: str, rewrite: Rewrite, thread: Thread, hits: Sequence[Hit
     """
     if not thread.document:
         return None
-    titled = _titled_elsewhere(asked, thread, hits)
+    # One word of its own is too little to leave on when the question points back: "When does it open?" after
+    # "…the new port, which opens in 2026" is not about another document's "How do I open an account?".
+    titled = _titled_elsewhere(asked, thread, hits) if not rewrite.refers or len(_terms(asked)) > 1 else ""
     if titled:
         return titled
     return "" if _names_elsewhere(rewrite.question, thread, hits) else None

@@ -138,3 +138,13 @@ def test_an_ellipsis_naming_another_event_is_no_detail_of_the_sentence_shown() -
     shown = Thread((Quoted(pierre, (0,), (0,)),))
     assert (pierre.passage_id, 0) not in shown.flow("When?").given
     assert (pierre.passage_id, 0) in shown.flow("When did she die?").given
+
+
+def test_one_word_matching_another_title_does_not_move_a_question_that_points_back() -> None:
+    port = passage("port", "The new port in Eastbay opens in 2026.", "")
+    faq = passage("faq", "You can open an account online.", "How do I open an account?")
+    thread = Thread((Quoted(port, (0,), (0,)),))
+    found = [Hit(faq, 1.0, term_weights=(("open", 2.0),)), Hit(port, 0.5, term_weights=(("open", 2.0),))]
+    assert destination("When does it open?", Rewrite("When does it open?", refers=True), thread, found) is None
+    # Said without pointing back, the same word is the other document's.
+    assert destination("When do accounts open?", Rewrite("When do accounts open?"), thread, found) == "faq"
