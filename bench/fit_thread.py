@@ -202,6 +202,7 @@ class Fast:
     order: np.ndarray  # (rank, index): ties broken as rank_sentences does
     best: float
     in_thread: bool  # the best-retrieved passage is the one the last answer quoted
+    home: np.ndarray  # the candidate is of the best-retrieved passage's document (the thread's lower bar is for those)
     threaded: bool  # the dialog has a last answer to follow (where DIALOG_WEIGHTS apply)
     continues: bool
     answerable: bool
@@ -227,7 +228,7 @@ def fast_rows(asked: Sequence[Asked]) -> list[Fast]:
     for a in asked:
         title_asked = question_type(a.question) == "title" and bool(names(a.question))
         predicates = asked_predicates(a.flow, a.question)
-        base, F, D, nxt, y, worded, order = [], [], [], [], [], [], []
+        base, F, D, nxt, y, worded, order, home = [], [], [], [], [], [], [], []
         for hit, k, rank, f in sentence_features(a.question, a.hits):
             p = hit.passage
             s, e = p.sentences[k]
@@ -239,10 +240,11 @@ def fast_rows(asked: Sequence[Asked]) -> list[Fast]:
             y.append(bool(a.answers) and p.source == a.doc_id and holds_answer(p.text[s:e], a.answers))
             worded.append(holds_asked_word(f"{p.text[s:e]} {heading_section(p.heading)}", a.flow.asked or a.question))
             order.append(rank * 1000 + k)
+            home.append(p.source == a.hits[0].passage.source)
         in_thread = a.flow.last is not None and a.hits[0].passage.passage_id == a.flow.last[0]
         out.append(Fast(
             np.array(base), np.array(F), np.array(D, dtype=float), np.array(nxt), np.array(y), np.array(worded), np.array(order),
-            best_similarity(a.hits), in_thread, a.flow.last is not None, a.flow.continues, bool(a.answers),
+            best_similarity(a.hits), in_thread, np.array(home), a.flow.last is not None, a.flow.continues, bool(a.answers),
         ))
     return out
 
@@ -266,14 +268,16 @@ def fast_replay(rows: Sequence[Fast], weights: np.ndarray, settings: Any, select
         z = CALIBRATION[0] + CALIBRATION[1] * score + CALIBRATION[2] * r.best
         support = 1 / (1 + np.exp(-np.clip(z, -30, 30)))
         o = np.lexsort((r.order, -score))
-        bar = settings.refuse_below * (THREAD_REFUSE_SHARE if r.in_thread else 1.0)
+        low = settings.refuse_below * (THREAD_REFUSE_SHARE if r.in_thread else 1.0)
+        bar = np.where(r.home, low, settings.refuse_below)
         lead = score[o[0]] - score[o[1]] if len(o) > 1 else MAX_LEAD
-        decisive = support[o[0]] + (THREAD_LEAD_CREDIT if r.in_thread else 0.0) * min(lead, MAX_LEAD)
-        refused = decisive < bar
+        credit = THREAD_LEAD_CREDIT if r.in_thread and r.home[o[0]] else 0.0
+        decisive = support[o[0]] + credit * min(lead, MAX_LEAD)
+        refused = decisive < bar[o[0]]
         chosen = [o[0]]
         if len(o) > 1 and settings.max_sentences > 1:
             c = o[1]
-            if support[c] >= support[o[0]] - settings.second_sentence_margin and support[c] >= bar:
+            if support[c] >= support[o[0]] - settings.second_sentence_margin and support[c] >= bar[c]:
                 chosen.append(c)
         if not refused and not r.continues and not r.worded[o[0]] and support[o[0]] < settings.refuse_below * UNWORDED_REFUSE_SHARE:
             refused = True

@@ -358,21 +358,32 @@ def extract(
     margin: float,
     flow: Flow | None = None,
     lead_credit: float = 0.0,
+    outside_below: float | None = None,
 ) -> tuple[str, tuple[Citation, ...]]:
     """Return the answer text with [n] markers and its citations; ("", ()) means refuse.
 
     ``lead_credit`` adds to the best sentence's support, for the refusal only, this much per
     unit of selection score it leads the runner-up by (at most one unit): a sentence that
     stands out from the rest of the passages is an answer, one among many equals is a guess.
+    ``outside_below``: the bar for a sentence of another document than the best-retrieved
+    passage's (None: ``refuse_below``), where that passage's own sentences are held to less.
     """
     ranked = rank_sentences(question, hits, flow)
-    if not ranked or decisive_support(ranked, lead_credit) < refuse_below:
+
+    def outside(c: Candidate) -> bool:
+        return outside_below is not None and c.hit.passage.source != hits[0].passage.source
+
+    def bar(c: Candidate) -> float:
+        return outside_below if outside_below is not None and outside(c) else refuse_below
+
+    # The lead credit is for standing out among the best-retrieved passage's sentences, not from elsewhere.
+    if not ranked or (ranked[0].support if outside(ranked[0]) else decisive_support(ranked, lead_credit)) < bar(ranked[0]):
         return "", ()
     chosen = [ranked[0]]
     for c in ranked[1:]:
         if len(chosen) >= max_sentences or c.support < ranked[0].support - margin:
             break
-        if c.support >= refuse_below:
+        if c.support >= bar(c):
             chosen.append(c)
     # Quote in retrieval and document order, so sentences of one passage read naturally.
     chosen.sort(key=lambda c: (c.rank, c.index))

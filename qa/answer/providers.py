@@ -85,12 +85,14 @@ class ExtractiveAnswerer:
     def answer_in_dialog(self, question: str, hits: Sequence[Hit], flow: Flow | None) -> Draft:
         """Return the quoted answer following the dialog: nothing quoted twice, going on from the last answer."""
         s = self.settings
-        # Inside a thread the answer is expected in the passages the conversation is about: ask for less support.
+        # Inside a thread the answer is expected in the passages the conversation is about: ask for less support,
+        # of their document's sentences only ("How long does it take?" is not answered from another document's
+        # "…arrives within five working days" on the thread's lower bar).
         in_thread = flow is not None and flow.last is not None and bool(hits) and hits[0].passage.passage_id == flow.last[0]
         refuse_below = s.refuse_below * (THREAD_REFUSE_SHARE if in_thread else 1.0)
         text, citations = extract(
             question, hits, refuse_below=refuse_below, max_sentences=s.max_sentences, margin=s.second_sentence_margin, flow=flow,
-            lead_credit=THREAD_LEAD_CREDIT if in_thread else 0.0,
+            lead_credit=THREAD_LEAD_CREDIT if in_thread else 0.0, outside_below=s.refuse_below if in_thread else None,
         )
         asked = flow.asked if flow is not None and flow.asked else question
         # "Anything else?" asks for the next thing, and "How big was it?" about the place the thread is at, not for their own words.

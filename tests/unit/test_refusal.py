@@ -90,3 +90,25 @@ def test_a_sentence_naming_whom_the_pronoun_stood_for_needs_no_asked_word(headin
     assert draft.refused is refused
     if not refused:
         assert "Jack Wumble" in draft.text
+
+
+def test_the_threads_lower_bar_is_for_its_own_documents_sentences() -> None:
+    card_text = "Your card is blocked at once and a new one arrives within five working days."
+    card = Passage(passage_id("bank", 3, card_text), "bank", 3, card_text, "Bank › Lost card", sentence_spans(card_text))
+    weights = (("long", 1.0), ("take", 1.0))
+    here = Hit(RICKY, score=1.0, sentence_sims=(0.05, 0.05), term_weights=weights)
+    elsewhere = Hit(card, score=0.9, sentence_sims=(0.35,), term_weights=weights)
+    flow = Flow(last=(RICKY.passage_id, 1), asked="How long does it take?")
+    answerer = ExtractiveAnswerer(AnswerSettings())
+    # Weak, and of another document than the thread's passage: refused, though above the thread's lower bar.
+    assert answerer.answer_in_dialog("How long does it take?", [here, elsewhere], flow).refused
+    # The same sentence with no thread to lower the bar for: the ordinary bar, the same refusal.
+    assert answerer.answer("How long does it take?", [elsewhere]).refused
+
+
+def test_the_words_of_the_section_heading_count_as_the_sentences_own() -> None:
+    text = "Fill the kettle to the maximum mark, boil the water and pour it away. Repeat this twice."
+    under = Passage(passage_id("k", 2, text), "k", 2, text, "KX-200 Kettle › Before first use", sentence_spans(text))
+    hits = [Hit(under, score=1.0, sentence_sims=(0.2, 0.1), term_weights=(("before", 1.0), ("first", 1.0), ("use", 1.0)))]
+    draft = ExtractiveAnswerer(AnswerSettings()).answer_in_dialog("What should I do before first use?", hits, Flow(asked="What should I do before first use?"))
+    assert not draft.refused and "Fill the kettle" in draft.text
