@@ -235,20 +235,24 @@ def _thing(word: str, c: Context) -> str | None:
     short = _short_name_answer(c.prev_answer)
     if short and (_THING_Q.match(c.prev_question) or _WHO_Q.match(c.prev_question)) and (not plural or _plural(short)):
         return short
-    # "it" never means a person the thread calls "he" or "she".
+    # "it" never means a person the thread calls "he" or "she", nor a plural ("the Wright Brothers").
     person_topic = c.topic_is_person if c.topic_is_person is not None else c.said_person
-    if word in ("it", "its") and person_topic:
+    if word in ("it", "its") and (person_topic or _plural(c.topic)):
         return None
     return c.topic or None
 
 
-def _possessive(name: str) -> str:
-    return f"{_POSSESSIVE_END.sub('', name)}’s"
+def _possessive(name: str, plural: bool = False) -> str:
+    """Return "Bath’s", "James’s"; for "their", a name ending in "s" takes the apostrophe alone ("the Wright Brothers’")."""
+    bare = _POSSESSIVE_END.sub("", name) if not plural else name
+    return f"{bare}’" if plural and bare.endswith("s") else f"{bare}’s"
 
 
 def _replace(question: str, match: re.Match[str], referent: str) -> str:
     rest = question[match.end() :]
-    return question[: match.start()] + (_possessive(referent) if _is_possessive(question, match) else referent) + rest
+    if _is_possessive(question, match):
+        referent = _possessive(referent, plural=match.group(0).lower() in ("their", "theirs"))
+    return question[: match.start()] + referent + rest
 
 
 def _is_possessive(question: str, match: re.Match[str]) -> bool:
@@ -269,7 +273,7 @@ def _mentions(question: str, referent: str) -> bool:
 def resolve(question: str, c: Context) -> tuple[Rewrite, str]:
     """Return the question with its first pronoun resolved in context, and what the pronoun was taken to mean."""
     if (instead := _asked_instead(question, c.subject_question)) is not None:
-        return Rewrite(instead), ""
+        return Rewrite(instead), named_alone(_ASKED_INSTEAD, question) or ""
     match = _PRONOUN.search(question)
     if match and _MALE.search(question) and _FEMALE.search(question):
         # "Where did she meet him?": two people, and no rule here knows which name is which.
@@ -350,6 +354,9 @@ def rewrite(question: str, history: Sequence[Turn], topic: str = "", topic_is_pe
                         person, thing, gender = meant, c.thing_referent, _gender(word)
                     else:
                         person, thing = c.person_referent, meant
+                elif meant and c.person_referent and _mentions(c.subject_question, c.person_referent):
+                    # "When did he die?" (Wilbur) "What about Orville?": the next "he" is Orville.
+                    person, thing = meant, c.thing_referent
             named = [] if beside else names(text)
             c = replace(
                 c, prev_question=text, prev_answer="", person_referent=person or c.person_referent, thing_referent=thing,

@@ -228,6 +228,19 @@ TRICKY = [
         "When did he die?", "Marie Curie", "When did he die?", id="he-after-she-with-no-man-named-is-not-guessed",
     ),
     pytest.param(
+        conv(("Who made the longest flight?", "Wilbur made it. [1]"), ("When did he die?", "In 1912. [1]"),
+             ("What about Orville?", "He lived until 1948. [1]")),
+        "What did he sell?", "The Wright Brothers", "What did Orville sell?", id="he-after-what-about-someone-else-is-them",
+    ),
+    pytest.param(
+        conv(("When did the band form?", "In 1960. [1]")), "Who was their manager?", "The Beatles",
+        "Who was The Beatles’ manager?", id="their-after-a-plural-in-s-takes-the-apostrophe-alone",
+    ),
+    pytest.param(
+        conv(("Who made the first flight?", "Orville made the first powered flight. [1]")), "How long did it last?",
+        "The Wright Brothers", "How long did it last (The Wright Brothers)?", id="it-is-never-a-plural-topic",
+    ),
+    pytest.param(
         conv(("What is its capital?", "Lublin")), "How many people live in the area?", "Lublin Voivodeship",
         "How many people live in the area (Lublin Voivodeship)?", id="the-area-is-the-topics",
     ),
