@@ -93,6 +93,17 @@ def _terms(text: str) -> tuple[str, ...]:
     return (*tokenize([text])[0], *acronyms(text))
 
 
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth")
+_LIST_ITEM = re.compile(r"^\s*(\d{1,2})[.)]\s")
+
+
+def list_item_words(sentence: str) -> str:
+    """Return the words a numbered step answers to: "3. Pour in …" -> "third step"; "" for other sentences."""
+    m = _LIST_ITEM.match(sentence)
+    n = int(m.group(1)) if m else 0
+    return f"{ORDINALS[n - 1]} step" if 1 <= n <= len(ORDINALS) else ""
+
+
 _YEAR_OF_DECADE = re.compile(r"\b(1[0-9]{2}|20[0-9])[0-9]\b")
 
 

@@ -28,6 +28,7 @@ from qa.language import (
     expected_answer,
     gives_title,
     holds_new_answer,
+    list_item_words,
     names,
     predicate_stem,
     predicate_stems,
@@ -230,11 +231,12 @@ def sentence_features(question: str, hits: Sequence[Hit]) -> list[tuple[Hit, int
         # ("... Zhang said. 'We call on all parties ...'"): count them for every sentence, and so the heading
         # the paragraph is under ("Before first use": "Fill the kettle …, boil the water and pour it away.").
         named = _named_terms(question, p.text) | heading
-        p_cov = weighted_coverage(weights, set(terms(p.text)) | named)
+        steps = set(terms(" ".join(list_item_words(p.text[s:e]) for s, e in p.sentences)))  # "first step" … of a numbered list
+        p_cov = weighted_coverage(weights, set(terms(p.text)) | named | steps)
         for k, (s, e) in enumerate(p.sentences):
             sentence = p.text[s:e]
             s_terms = set(terms(sentence))
-            said = (speech_terms(sentence) | decades(sentence)) & q_terms
+            said = (speech_terms(sentence) | decades(sentence) | set(terms(list_item_words(sentence)))) & q_terms
             novelty = len(s_terms - q_terms) / len(s_terms) if s_terms else 0.0
             sim = hit.sentence_sims[k] if k < len(hit.sentence_sims) else 0.0
             features = (

@@ -19,7 +19,7 @@ from qa.answer.extractive import extract, gives_what_is_asked
 from qa.answer.unknown_names import Vocabulary, not_mentioned, unknown_name
 from qa.config import AnswerSettings
 from qa.errors import ConfigError
-from qa.language import heading_section, is_elliptical, names, tokenize
+from qa.language import heading_section, is_elliptical, list_item_words, names, tokenize
 from qa.types import Hit, Unsupported
 
 if TYPE_CHECKING:  # LangChain is imported only when a language model is configured
@@ -103,7 +103,7 @@ class ExtractiveAnswerer:
         subject = next((h.passage.heading for h in hits if h.passage.passage_id == best.passage_id), "")
         # The section a sentence is under says what it is about ("Before first use": "Fill the kettle …"); the
         # document's own subject does not (see ``names_referent``).
-        worded = holds_asked_word(f"{best.quote} {heading_section(subject)}", asked)
+        worded = holds_asked_word(f"{best.quote} {heading_section(subject)} {list_item_words(best.quote)}", asked)
         if not continues and not worded and not gives_what_is_asked(asked, best.quote, subject):
             if best.support < s.refuse_below * UNWORDED_REFUSE_SHARE and not names_referent(best.quote, asked, question, subject):
                 return Draft(text="", citations=())

@@ -318,3 +318,11 @@ def test_a_year_covers_the_decade_a_question_asks_about() -> None:
     ranked = rank_sentences("What happened in the 1970s?", hits)
     assert "1975" in ranked[0].hit.passage.text[slice(*ranked[0].span)]
     assert ranked[0].features[SENTENCE_FEATURES.index("sentence_coverage")] > ranked[1].features[SENTENCE_FEATURES.index("sentence_coverage")]
+
+
+def test_the_third_step_is_the_numbered_item_three() -> None:
+    steps = "1. Preheat the oven. 2. Mix the flour and salt. 3. Pour in the buttermilk and stir. 4. Bake for 30 minutes."
+    method = Hit(Passage(passage_id("b.md", 2, steps), "b.md", 2, steps, "Soda Bread › Method", sentence_spans(steps)), 1.0,
+                 sentence_sims=(0.2, 0.2, 0.2, 0.2))
+    _, citations = extract("What is the third step?", [method], refuse_below=0.1, max_sentences=1, margin=0.0)
+    assert citations and citations[0].quote.startswith("3. Pour in")

@@ -12,6 +12,7 @@ from qa.language import (
     heading_section,
     holds_new_answer,
     is_elliptical,
+    list_item_words,
     names,
     predicate_stem,
     predicate_words,
@@ -226,3 +227,9 @@ def test_a_heading_path_is_about_its_documents_entity() -> None:
     assert title_entity("Marie Curie › Early life") == "Marie Curie"
     assert heading_section("Marie Curie › Early life") == " › Early life"
     assert heading_section("UKRAINIAN VIEWS INCORPORATED") == "UKRAINIAN VIEWS INCORPORATED"  # names no entity
+
+
+def test_a_numbered_step_answers_to_its_ordinal() -> None:
+    assert list_item_words("3. Pour in the buttermilk.") == "third step"
+    assert list_item_words("12) Serve.") == "twelfth step"
+    assert list_item_words("In 1903 they flew.") == list_item_words("13. Rest.") == ""
