@@ -206,6 +206,7 @@ class Fast:
     threaded: bool  # the dialog has a last answer to follow (where DIALOG_WEIGHTS apply)
     continues: bool
     answerable: bool
+    ended: bool = False  # "tell me more" after the document's last sentence: refused (``document_ended``)
 
 
 def fast_rows(asked: Sequence[Asked]) -> list[Fast]:
@@ -220,7 +221,7 @@ def fast_rows(asked: Sequence[Asked]) -> list[Fast]:
         dialog_features,
         sentence_features,
     )
-    from qa.answer.providers import holds_asked_word
+    from qa.answer.providers import document_ended, holds_asked_word
     from qa.evaluate.conversation import holds_answer
     from qa.language import heading_section, names, question_type
 
@@ -245,6 +246,7 @@ def fast_rows(asked: Sequence[Asked]) -> list[Fast]:
         out.append(Fast(
             np.array(base), np.array(F), np.array(D, dtype=float), np.array(nxt), np.array(y), np.array(worded), np.array(order),
             best_similarity(a.hits), in_thread, np.array(home), a.flow.last is not None, a.flow.continues, bool(a.answers),
+            document_ended(a.flow, a.hits),
         ))
     return out
 
@@ -281,6 +283,7 @@ def fast_replay(rows: Sequence[Fast], weights: np.ndarray, settings: Any, select
                 chosen.append(c)
         if not refused and not r.continues and not r.worded[o[0]] and support[o[0]] < settings.refuse_below * UNWORDED_REFUSE_SHARE:
             refused = True
+        refused = refused or r.ended
         if r.answerable:
             right += int(not refused and bool(r.y[chosen].any()))
         else:

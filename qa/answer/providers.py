@@ -48,6 +48,15 @@ UNWORDED_REFUSE_SHARE = 1.4
 # apart) is about a document that is not there, unless its best sentence has this share of answer.refuse_below.
 # Fitted on the SQuAD v1.1 dev split (README, "Where the targets are not met").
 UNKNOWN_NAME_SHARE = 1.8
+DOCUMENT_ENDS = "The document ends with the last answer: it says nothing more after it."
+
+
+def document_ended(flow: Flow | None, hits: Sequence[Hit]) -> bool:
+    """Return True when "tell me more" comes after an answer that ended its document: nothing follows to quote."""
+    if flow is None or not flow.continues or flow.last is None or flow.after is not None:
+        return False
+    here = next((h.passage for h in hits if h.passage.passage_id == flow.last[0]), None)
+    return here is not None and flow.last[1] >= len(here.sentences) - 1
 
 
 def holds_asked_word(sentence: str, asked: str) -> bool:
@@ -85,6 +94,9 @@ class ExtractiveAnswerer:
     def answer_in_dialog(self, question: str, hits: Sequence[Hit], flow: Flow | None) -> Draft:
         """Return the quoted answer following the dialog: nothing quoted twice, going on from the last answer."""
         s = self.settings
+        if document_ended(flow, hits):
+            # "Tell me more" after the document's last sentence: quoting anything else would go back, not on.
+            return Draft(text="", citations=(), refusal_reason=DOCUMENT_ENDS)
         # Inside a thread the answer is expected in the passages the conversation is about: ask for less support,
         # of their document's sentences only ("How long does it take?" is not answered from another document's
         # "…arrives within five working days" on the thread's lower bar).

@@ -34,6 +34,7 @@ FOLLOW_UPS = [
     asked("Where did Anna work?", ("at the harbour",), 1),
     asked("When did she move to Paris?", ("1921",), 2),
     asked("What happened next?", ("Bergen",), 0, continues=True),
+    asked("What happened next?", ("Paris",), 3, continues=True),  # the document ended: refused, in both replays
     asked("Where did Anna sail from?", ("Oslo",), 0, given=frozenset({(STORY.passage_id, 0)})),
     asked("Did she win any prizes?", (), 3),
     asked("Who was her brother?", (), 1),

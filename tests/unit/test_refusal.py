@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.answer.base import Flow
-from qa.answer.providers import ExtractiveAnswerer, holds_asked_word, names_referent
+from qa.answer.providers import DOCUMENT_ENDS, ExtractiveAnswerer, holds_asked_word, names_referent
 from qa.config import AnswerSettings
 from qa.ingest.split import passage_id, sentence_spans
 from qa.types import Hit, Passage
@@ -112,3 +112,13 @@ def test_the_words_of_the_section_heading_count_as_the_sentences_own() -> None:
     hits = [Hit(under, score=1.0, sentence_sims=(0.2, 0.1), term_weights=(("before", 1.0), ("first", 1.0), ("use", 1.0)))]
     draft = ExtractiveAnswerer(AnswerSettings()).answer_in_dialog("What should I do before first use?", hits, Flow(asked="What should I do before first use?"))
     assert not draft.refused and "Fill the kettle" in draft.text
+
+
+def test_tell_me_more_after_the_documents_last_sentence_says_the_document_ends() -> None:
+    last = len(RICKY.sentences) - 1
+    answerer = ExtractiveAnswerer(AnswerSettings())
+    ended = answerer.answer_in_dialog("Tell me more", [hit(0.5)], Flow(last=(RICKY.passage_id, last), continues=True))
+    assert ended.refused and ended.refusal_reason == DOCUMENT_ENDS
+    # A next passage to read on into, or an answer that stopped before the end: not the end.
+    assert answerer.answer_in_dialog("Tell me more", [hit(0.5)], Flow(last=(RICKY.passage_id, last), continues=True, after="p2")).refusal_reason is None
+    assert not answerer.answer_in_dialog("Tell me more", [hit(0.5)], Flow(last=(RICKY.passage_id, 0), continues=True)).refused
