@@ -372,11 +372,13 @@ def extract(
     """
     ranked = rank_sentences(question, hits, flow)
 
+    far = refuse_below if outside_below is None else outside_below
+
     def outside(c: Candidate) -> bool:
         return outside_below is not None and c.hit.passage.source != hits[0].passage.source
 
     def bar(c: Candidate) -> float:
-        return outside_below if outside_below is not None and outside(c) else refuse_below
+        return far if outside(c) else refuse_below
 
     # The lead credit is for standing out among the best-retrieved passage's sentences, not from elsewhere.
     if not ranked or (ranked[0].support if outside(ranked[0]) else decisive_support(ranked, lead_credit)) < bar(ranked[0]):

@@ -199,7 +199,7 @@ class ThreadTracker:
             asked = history[i - 1].content if i and history[i - 1].role == "user" else ""
             # A thread stays on its document: where an answer's words occur in several, the current one wins.
             current = quoted[-1].passage.source if quoted else ""
-            quoted.extend(replace(q, asked=asked) for q in self._quoted(history[i], asked, current, documents))
+            quoted.extend(self._quoted(history[i], asked, current, documents))
         following = ""
         if quoted and max(quoted[-1].sentences) >= len(quoted[-1].passage.sentences) - 1:
             # The last answer ended its passage: what comes next is the document's next passage.
@@ -218,7 +218,7 @@ class ThreadTracker:
                 p = self.retriever.get(pid)
                 if p is not None:
                     idx = tuple(sorted({i for piece in pieces for i in _sentences_holding(p, piece)}))
-                    found.append(self._shown(Quoted(p, idx or (0,)), text))
+                    found.append(self._shown(Quoted(p, idx or (0,)), text, asked))
             if found:
                 return tuple(found)
         out = []
@@ -227,12 +227,12 @@ class ThreadTracker:
             # A word or two found elsewhere ("four", "Bath") is no reason to leave the thread's document.
             if here is None and current and len(piece.split()) < SHORT_PIECE_WORDS:
                 continue
-            out.append(self._shown(here or options[0], text))
+            out.append(self._shown(here or options[0], text, asked))
         return tuple(out)
 
     @staticmethod
-    def _shown(q: Quoted, said: str) -> Quoted:
-        return replace(q, shown=tuple(i for i in q.sentences if _given_in_full(q.passage, i, said)))
+    def _shown(q: Quoted, said: str, asked: str) -> Quoted:
+        return replace(q, shown=tuple(i for i in q.sentences if _given_in_full(q.passage, i, said)), asked=asked)
 
     def _holding(
         self, pieces: list[str], asked: str, documents: tuple[str, ...] | None = None
